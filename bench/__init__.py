@@ -1,0 +1,1 @@
+"""Benchmarks for article-chat (see docs/benchmarks.md)."""

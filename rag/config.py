@@ -1,0 +1,75 @@
+"""Settings for article-chat: one object, read from `RAG_*` environment variables or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. Defaults are the measured ones (see docs/benchmarks.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # --- storage ---------------------------------------------------------------------------
+    index_dir: Path = Field(
+        Path("index"), description="Folder of the embedded Chroma index and the article records."
+    )
+    collection: str = Field("articles", description="Chroma collection name for article chunks.")
+
+    # --- embeddings ------------------------------------------------------------------------
+    embedding_backend: Literal["onnx", "sentence-transformers", "fake"] = Field(
+        "onnx",
+        description=(
+            "onnx: all-MiniLM-L6-v2 int8 through onnxruntime (fast, no torch); "
+            "sentence-transformers: a local sentence-transformers folder through torch; "
+            "fake: deterministic hashing vectors for tests."
+        ),
+    )
+    embedding_model: Path | None = Field(
+        None,
+        description=(
+            "A local sentence-transformers model folder (sentence-transformers backend) or an "
+            ".onnx file (onnx backend). Empty means the model bundled by the installed package."
+        ),
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
+
+    # --- chunking --------------------------------------------------------------------------
+    chunk_size: int = Field(
+        600,
+        ge=100,
+        le=2000,
+        description=(
+            "Target chunk length in characters. Whole sentences are kept; the embedding model "
+            "reads at most 256 word pieces (~1,000 characters of English)."
+        ),
+    )
+    chunk_overlap: int = Field(
+        150, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
+    )
+
+    # --- ingestion -------------------------------------------------------------------------
+    max_article_bytes: int = Field(
+        25_000_000, ge=1, description="Largest file or download accepted for one article."
+    )
+    url_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a URL to answer.")
+    allow_private_urls: bool = Field(
+        False, description="Allow fetching URLs that resolve to loopback/private addresses (SSRF guard)."
+    )
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index_dir / "chroma"
+
+    @property
+    def records_db(self) -> Path:
+        return self.index_dir / "records.sqlite"
+
+
+def get_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)

@@ -1,0 +1,482 @@
+"""The article index: chunks in Chroma, content hashes in LangChain's record manager, article texts in SQLite.
+
+Writes go through `ArticleIndex.index_articles()` / `remove()` only, under an inter-process file
+lock (Chroma's embedded client is not process-safe), and bump a version stamp so readers in
+other processes know to reopen. Re-indexing uses LangChain's indexing API: unchanged chunks are
+skipped by hash (nothing embedded), an edited article's stale chunks are cleaned up by
+`scoped_full`, and chunk ids derive from content so an interrupted run re-adds the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.chunking import chunk_text
+from rag.errors import ArticleNotFoundError, IndexNotReadyError, RagError
+from rag.ingest import Article
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from rag.config import Settings
+
+LOCK_NAME = ".write.lock"
+VERSION_NAME = ".version"
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    id: str
+    title: str
+    source: str
+    content_hash: str
+    chunk_count: int
+    chars: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as stored: its id in Chroma and where it sits in its article."""
+
+    id: str
+    article_id: str
+    title: str
+    source: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did, per article and in chunks."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_deleted: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.skipped)} skipped (unchanged)",
+        ]
+        if self.removed:
+            parts.append(f"{len(self.removed)} removed")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return (
+            ", ".join(parts)
+            + f"; {self.chunks_added} chunks embedded, {self.chunks_deleted} deleted in {self.seconds:.1f} s"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "removed": self.removed,
+            "failed": [{"source": s, "error": e} for s, e in self.failed],
+            "chunks_added": self.chunks_added,
+            "chunks_deleted": self.chunks_deleted,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class ArticleRecords:
+    """Article texts and metadata in SQLite: what citations quote from and `rag list` shows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS articles (
+                    id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL,
+                    content_hash TEXT NOT NULL, chunking TEXT NOT NULL, text TEXT NOT NULL,
+                    chunk_count INTEGER NOT NULL, indexed_at REAL NOT NULL)"""
+            )
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.commit()
+            self._local.conn = conn
+        return conn
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        conn = self._conn()
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        conn.commit()
+
+    def get(self, article_id: str) -> sqlite3.Row | None:
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
+        finally:
+            conn.row_factory = None
+
+    def by_source(self, source: str) -> str | None:
+        row = self._conn().execute("SELECT id FROM articles WHERE source=?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def upsert(self, article: Article, chunking: str, chunk_count: int) -> None:
+        conn = self._conn()
+        conn.execute(
+            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.source,
+                article.content_hash,
+                chunking,
+                article.text,
+                chunk_count,
+                time.time(),
+            ),
+        )
+        conn.commit()
+
+    def delete(self, article_id: str) -> None:
+        conn = self._conn()
+        conn.execute("DELETE FROM articles WHERE id=?", (article_id,))
+        conn.commit()
+
+    def list(self) -> list[ArticleInfo]:
+        rows = self._conn().execute(
+            "SELECT id, title, source, content_hash, chunk_count, length(text), indexed_at "
+            "FROM articles ORDER BY id"
+        )
+        return [ArticleInfo(*row) for row in rows]
+
+    def texts(self) -> dict[str, str]:
+        return dict(self._conn().execute("SELECT id, text FROM articles"))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class ArticleIndex:
+    """Everything stored about the indexed articles, behind one small interface."""
+
+    def __init__(self, settings: Settings, embeddings: Embeddings) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self.dir = Path(settings.index_dir)
+        self._vector_store = None
+        self._record_manager = None
+        self._records: ArticleRecords | None = None
+        self._open_lock = threading.Lock()
+
+    # --- opening ----------------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        return self.settings.records_db.exists()
+
+    @property
+    def records(self) -> ArticleRecords:
+        if self._records is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._records = ArticleRecords(self.settings.records_db)
+        return self._records
+
+    @property
+    def record_manager(self):
+        if self._record_manager is None:
+            from langchain_classic.indexes import SQLRecordManager
+
+            self.dir.mkdir(parents=True, exist_ok=True)
+            rm = SQLRecordManager(
+                namespace=f"chroma/{self.settings.collection}",
+                db_url=f"sqlite:///{self.settings.records_db.resolve()}",
+            )
+            rm.create_schema()
+            self._record_manager = rm
+        return self._record_manager
+
+    @property
+    def vector_store(self):
+        with self._open_lock:
+            if self._vector_store is None:
+                self._vector_store = self._open_vector_store()
+            return self._vector_store
+
+    def _open_vector_store(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from langchain_chroma import Chroma
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(self.settings.chroma_dir),
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+        )
+        return Chroma(
+            collection_name=self.settings.collection,
+            embedding_function=self.embeddings,
+            client=client,
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+
+    def reopen(self) -> None:
+        """Drop open handles so the next use sees what another process wrote."""
+        with self._open_lock:
+            if self._vector_store is not None:
+                try:
+                    self._vector_store._client.clear_system_cache()  # noqa: SLF001
+                except Exception:
+                    pass
+            self._vector_store = None
+        if self._records is not None:
+            self._records.close()
+            self._records = None
+
+    # --- reading ----------------------------------------------------------------------------
+    def version(self) -> str:
+        """A stamp that changes after every write by any process."""
+        try:
+            return (self.dir / VERSION_NAME).read_text()
+        except FileNotFoundError:
+            return ""
+
+    def list_articles(self) -> list[ArticleInfo]:
+        if not self.exists:
+            return []
+        return self.records.list()
+
+    def get_article(self, article_id: str) -> Article:
+        row = self.records.get(article_id) if self.exists else None
+        if row is None:
+            raise ArticleNotFoundError(
+                f"No article '{article_id}' in the index: `rag list` shows the indexed ones."
+            )
+        return Article(
+            id=row["id"], title=row["title"], source=row["source"], text=row["text"],
+            content_hash=row["content_hash"],
+        )
+
+    def article_texts(self) -> dict[str, str]:
+        return self.records.texts() if self.exists else {}
+
+    def chunks(self, article_id: str | None = None) -> list[StoredChunk]:
+        """Every stored chunk (or one article's), in article and position order."""
+        if not self.exists:
+            return []
+        collection = self.vector_store._collection  # noqa: SLF001 - langchain-chroma exposes no bulk read
+        where = {"article_id": article_id} if article_id else None
+        got = collection.get(where=where, include=["documents", "metadatas"])
+        chunks = [
+            StoredChunk(
+                id=cid, article_id=m["article_id"], title=m["title"], source=m["source"],
+                index=int(m["chunk_index"]), start=int(m["start"]), end=int(m["end"]), text=doc,
+            )
+            for cid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
+        chunks.sort(key=lambda c: (c.article_id, c.index))
+        return chunks
+
+    def count_chunks(self) -> int:
+        if not self.exists:
+            return 0
+        return self.vector_store._collection.count()  # noqa: SLF001
+
+    # --- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self, on_wait: Callable[[str], None] | None = None, timeout: float = -1):
+        """Hold the single-writer lock; tell `on_wait` if another process has it."""
+        from filelock import FileLock, Timeout
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.dir / LOCK_NAME))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait:
+                on_wait("Another process is writing the index; waiting for it to finish…")
+            try:
+                lock.acquire(timeout=timeout)
+            except Timeout:
+                raise IndexNotReadyError(
+                    "The index is locked by another writer; try again when it has finished."
+                ) from None
+        try:
+            yield
+        finally:
+            self._bump_version()
+            lock.release()
+
+    def _bump_version(self) -> None:
+        tmp = self.dir / f"{VERSION_NAME}.{uuid.uuid4().hex}"
+        tmp.write_text(f"{time.time():.6f}-{uuid.uuid4().hex[:8]}")
+        tmp.replace(self.dir / VERSION_NAME)
+
+    def _chunking_signature(self) -> str:
+        model = getattr(self.embeddings, "name", type(self.embeddings).__name__)
+        return json.dumps(
+            {"size": self.settings.chunk_size, "overlap": self.settings.chunk_overlap, "model": model},
+            sort_keys=True,
+        )
+
+    def _check_model(self) -> None:
+        """Refuse to mix vectors of two embedding models in one collection."""
+        model = getattr(self.embeddings, "name", type(self.embeddings).__name__)
+        stored = self.records.get_meta("embedding_model")
+        if stored is None:
+            self.records.set_meta("embedding_model", model)
+        elif stored != model:
+            raise IndexNotReadyError(
+                f"The index in '{self.dir}' was built with the embedding model '{stored}', not "
+                f"'{model}': use the same RAG_EMBEDDING_BACKEND, or delete the index folder and re-index."
+            )
+
+    def _repair(self) -> int:
+        """Delete vectors that no record covers (left by a run killed between its two writes)."""
+        collection = self.vector_store._collection  # noqa: SLF001
+        stored_ids = set(collection.get(include=[])["ids"])
+        if not stored_ids:
+            return 0
+        known = set(self.record_manager.list_keys())
+        orphans = sorted(stored_ids - known)
+        if orphans:
+            collection.delete(ids=orphans)
+        return len(orphans)
+
+    def _unique_id(self, article: Article) -> str:
+        existing = self.records.get(article.id)
+        if existing is None or existing["source"] == article.source:
+            return article.id
+        by_source = self.records.by_source(article.source)
+        if by_source:
+            return by_source
+        import hashlib
+
+        return f"{article.id}-{hashlib.sha1(article.source.encode()).hexdigest()[:6]}"
+
+    def index_articles(
+        self,
+        articles: Iterable[Article | tuple[str, Exception]],
+        *,
+        on_progress: Callable[[str], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> IndexReport:
+        """Index articles (errors passed in as `(source, exc)` are reported, not raised)."""
+        from langchain_core.documents import Document
+        from langchain_core.indexing import index
+
+        report = IndexReport()
+        started = time.perf_counter()
+        with self.write_lock(on_wait=on_wait):
+            self._check_model()
+            self._repair()
+            signature = self._chunking_signature()
+            for item in articles:
+                if isinstance(item, tuple):
+                    source, exc = item
+                    report.failed.append((source, str(exc)))
+                    if on_progress:
+                        on_progress(source)
+                    continue
+                article = item
+                article.id = self._unique_id(article)
+                existing = self.records.get(article.id)
+                if (
+                    existing is not None
+                    and existing["content_hash"] == article.content_hash
+                    and existing["chunking"] == signature
+                    and existing["title"] == article.title
+                ):
+                    report.skipped.append(article.id)
+                    if on_progress:
+                        on_progress(article.id)
+                    continue
+                chunks = chunk_text(article.text, self.settings.chunk_size, self.settings.chunk_overlap)
+                docs = [
+                    Document(
+                        page_content=c.text,
+                        metadata={
+                            "article_id": article.id,
+                            "title": article.title,
+                            "source": article.source,
+                            "chunk_index": c.index,
+                            "start": c.start,
+                            "end": c.end,
+                        },
+                    )
+                    for c in chunks
+                ]
+                try:
+                    result = index(
+                        docs,
+                        self.record_manager,
+                        self.vector_store,
+                        cleanup="scoped_full",
+                        source_id_key="article_id",
+                        key_encoder="sha256",
+                        batch_size=64,
+                    )
+                except RagError:
+                    raise
+                except Exception as exc:  # a failure of the store: report, keep going
+                    report.failed.append((article.source, f"indexing failed: {exc}"))
+                    continue
+                self.records.upsert(article, signature, len(chunks))
+                (report.updated if existing is not None else report.added).append(article.id)
+                report.chunks_added += result["num_added"] + result["num_updated"]
+                report.chunks_deleted += result["num_deleted"]
+                if on_progress:
+                    on_progress(article.id)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, article_ids: Iterable[str], on_wait: Callable[[str], None] | None = None) -> IndexReport:
+        """Remove articles and every chunk and record of theirs."""
+        report = IndexReport()
+        started = time.perf_counter()
+        ids = list(article_ids)
+        known = {a.id for a in self.list_articles()}
+        missing = [a for a in ids if a not in known]
+        if missing:
+            raise ArticleNotFoundError(
+                f"No article {', '.join(repr(m) for m in missing)} in the index: "
+                "`rag list` shows the indexed ones. Nothing was removed."
+            )
+        with self.write_lock(on_wait=on_wait):
+            for article_id in ids:
+                keys = self.record_manager.list_keys(group_ids=[article_id])
+                collection = self.vector_store._collection  # noqa: SLF001
+                before = collection.count()
+                collection.delete(where={"article_id": article_id})
+                if keys:
+                    collection.delete(ids=keys)
+                    self.record_manager.delete_keys(keys)
+                report.chunks_deleted += before - collection.count()
+                self.records.delete(article_id)
+                report.removed.append(article_id)
+        report.seconds = time.perf_counter() - started
+        return report

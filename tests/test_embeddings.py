@@ -1,0 +1,32 @@
+"""The offline embedding backends (slow: they load the real model from its PyPI package)."""
+
+import numpy as np
+import pytest
+
+from rag.embeddings import HashingEmbeddings
+
+
+def test_fake_embeddings_are_deterministic_and_unit_length():
+    model = HashingEmbeddings()
+    a, b = model.encode(["the same text", "the same text"])
+    assert np.allclose(a, b) and abs(np.linalg.norm(a) - 1) < 1e-5
+    assert model.embed_query("x") == model.embed_documents(["x"])[0]
+
+
+@pytest.mark.slow
+def test_onnx_model_understands_meaning(real_embeddings):
+    q, near, far = real_embeddings.encode(
+        ["Who represented the United States?", "The US sent a deputy secretary of state.", "Bananas are yellow."]
+    )
+    assert q.shape == (384,)
+    assert float(q @ near) > float(q @ far) + 0.2
+
+
+@pytest.mark.slow
+def test_onnx_and_torch_backends_agree(real_embeddings):
+    from rag.embeddings import SentenceTransformerEmbeddings
+
+    texts = ["Macron hosted the summit in Paris.", "Germany will not deliver Taurus missiles."]
+    torch_vecs = SentenceTransformerEmbeddings().encode(texts)
+    onnx_vecs = real_embeddings.encode(texts)
+    assert (torch_vecs * onnx_vecs).sum(axis=1).min() > 0.99

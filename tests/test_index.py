@@ -1,0 +1,107 @@
+"""Re-indexing is idempotent and complete; bad input loses nothing already indexed."""
+
+import pytest
+
+from rag.errors import ArticleNotFoundError
+from tests.conftest import SEED, write
+
+
+def _ids_in_chroma(assistant, article_id=None):
+    return [c.id for c in assistant.store.chunks(article_id)]
+
+
+def test_reindexing_the_same_article_adds_and_embeds_nothing(seeded):
+    before = _ids_in_chroma(seeded)
+    calls = []
+    original = seeded.embeddings.embed_documents
+    seeded.embeddings.embed_documents = lambda texts: calls.append(len(texts)) or original(texts)
+    report = seeded.index(SEED)
+    assert report.skipped == ["paris-summit-on-ukraine"]
+    assert report.added == report.updated == []
+    assert report.chunks_added == 0 and calls == []
+    assert _ids_in_chroma(seeded) == before
+
+
+def test_every_stored_chunk_is_an_exact_slice_of_its_article(seeded):
+    text = seeded.article("paris-summit-on-ukraine").text
+    chunks = seeded.store.chunks()
+    assert chunks
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+
+
+def test_shortened_article_leaves_no_stale_chunks(assistant, tmp_path):
+    text = SEED.read_text()
+    path = write(tmp_path / "story.md", text)
+    assistant.index(path)
+    long_count = len(_ids_in_chroma(assistant))
+    write(path, text[: len(text) // 3])
+    report = assistant.index(path)
+    assert report.updated == ["story"]
+    chunks = assistant.store.chunks()
+    assert 0 < len(chunks) < long_count
+    new_text = assistant.article("story").text
+    assert all(new_text[c.start : c.end] == c.text for c in chunks)
+    assert assistant.articles()[0].chunk_count == len(chunks)
+    # every record points at a live chunk and vice versa
+    assert set(assistant.store.record_manager.list_keys()) == {c.id for c in chunks}
+
+
+def test_removal_leaves_nothing_behind(seeded, tmp_path):
+    other = write(tmp_path / "other.txt", "The mayor opened a new library. It has ten thousand books.")
+    seeded.index(other)
+    seeded.remove("paris-summit-on-ukraine")
+    assert [a.id for a in seeded.articles()] == ["other"]
+    assert all(c.article_id == "other" for c in seeded.store.chunks())
+    assert seeded.store.record_manager.list_keys(group_ids=["paris-summit-on-ukraine"]) == []
+    seeded.remove("other")
+    assert seeded.store.count_chunks() == 0 and seeded.articles() == []
+
+
+def test_removing_an_unknown_article_fails_and_changes_nothing(seeded):
+    before = _ids_in_chroma(seeded)
+    with pytest.raises(ArticleNotFoundError, match="rag list"):
+        seeded.remove("nope")
+    assert _ids_in_chroma(seeded) == before
+
+
+def test_bad_inputs_are_reported_and_the_index_is_intact(seeded, tmp_path):
+    before = _ids_in_chroma(seeded)
+    bad = [
+        write(tmp_path / "empty.txt", ""),
+        write(tmp_path / "blank.txt", "  \n "),
+        write(tmp_path / "binary.txt", b"\x00\x01\x02\x03"),
+        write(tmp_path / "latin1.txt", b"na\xefve"),
+        tmp_path / "missing.txt",
+    ]
+    report = seeded.index(*bad)
+    assert len(report.failed) == 5
+    assert not report.added and not report.updated
+    assert _ids_in_chroma(seeded) == before
+    assert [a.id for a in seeded.articles()] == ["paris-summit-on-ukraine"]
+
+
+def test_same_file_name_in_two_folders_gets_two_ids(assistant, tmp_path):
+    a = write(tmp_path / "a" / "news.txt", "Alpha story about rivers.")
+    b = write(tmp_path / "b" / "news.txt", "Beta story about mountains.")
+    assistant.index(a, b)
+    assert len(assistant.articles()) == 2
+    assistant.index(a, b)
+    assert len(assistant.articles()) == 2
+
+
+def test_orphan_vectors_from_an_interrupted_run_are_cleaned(seeded, tmp_path):
+    """A run killed after writing vectors but before their records leaves no duplicates behind."""
+    collection = seeded.store.vector_store._collection
+    collection.add(ids=["orphan-1"], documents=["stray"], embeddings=[[0.1] * 384],
+                   metadatas=[{"article_id": "paris-summit-on-ukraine", "title": "t", "source": "s",
+                               "chunk_index": 99, "start": 0, "end": 5}])
+    seeded.index(write(tmp_path / "next.txt", "Another article arrives."))
+    assert "orphan-1" not in _ids_in_chroma(seeded)
+
+
+def test_index_text_and_bytes(assistant):
+    assistant.index_text("The ferry now runs hourly.", title="Ferry timetable")
+    assistant.index_bytes(b"<html><body><p>The museum reopens in June after works.</p></body></html>", "m.html")
+    ids = {a.id for a in assistant.articles()}
+    assert ids == {"ferry-timetable", "m"}
