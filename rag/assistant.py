@@ -127,3 +127,92 @@ class Assistant:
 
     def article(self, article_id: str) -> Article:
         return self.store.get_article(article_id)
+
+    # --- answering ---------------------------------------------------------------------------
+    def _answer_pipeline(self):
+        """The answering pipeline, rebuilt whenever any process has written the index since."""
+        from rag.errors import IndexNotReadyError
+        from rag.pipeline import AnswerPipeline
+
+        version = self.store.version()
+        with self._pipeline_lock:
+            if self._pipeline is None or version != self._pipeline_version:
+                if self._pipeline is not None:
+                    self.store.reopen()
+                if not self.store.list_articles():
+                    raise IndexNotReadyError(
+                        f"No articles are indexed in '{self.settings.index_dir}' yet: run "
+                        "`rag index seeds/` (or any file, folder or URL) first."
+                    )
+                self._pipeline = AnswerPipeline(self.settings, self.store, self.embeddings)
+                self._pipeline_version = version
+            return self._pipeline
+
+    def _check_question(self, question: str) -> str:
+        from rag.errors import AnswerError
+        from rag.ingest import normalise_text
+
+        if not isinstance(question, str):
+            raise AnswerError("The question must be text.")
+        question = normalise_text(question).strip()
+        if not question:
+            raise AnswerError("The question is empty: ask something about the articles.")
+        if len(question) > self.settings.max_question_chars:
+            raise AnswerError(
+                f"The question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,} (RAG_MAX_QUESTION_CHARS)."
+            )
+        return question
+
+    def ask(
+        self,
+        question: str,
+        article: str | None = None,
+        history: list[dict[str, str]] | None = None,
+    ) -> Answer:
+        """Answer `question` from the indexed articles (or only `article`), with cited passages.
+
+        `history` is the conversation so far as `{"role": "user"|"assistant", "content": str}`
+        messages; follow-ups like "And Italy?" are rewritten against it.
+        """
+        from rag.errors import ArticleNotFoundError
+
+        question = self._check_question(question)
+        pipeline = self._answer_pipeline()
+        if article is not None and article not in pipeline.article_ids:
+            raise ArticleNotFoundError(
+                f"No article '{article}' in the index: `rag list` shows the indexed ones."
+            )
+        return pipeline.run(question, article=article, history=_clean_history(history))
+
+    def stream(
+        self,
+        question: str,
+        article: str | None = None,
+        history: list[dict[str, str]] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the final `Answer`."""
+        answer = self.ask(question, article=article, history=history)
+        for piece in _pieces(answer.text):
+            yield piece
+        yield answer
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Word-sized pieces (with their trailing spaces) that concatenate back to `text`."""
+    import re
+
+    yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))
+
+
+def _clean_history(history) -> list[dict[str, str]] | None:
+    """History in the OpenAI/Gradio message shape; other roles and empty turns are dropped."""
+    if not history:
+        return None
+    cleaned = []
+    for message in history:
+        if isinstance(message, dict) and message.get("role") in ("user", "assistant"):
+            content = message.get("content")
+            if isinstance(content, str) and content.strip():
+                cleaned.append({"role": message["role"], "content": content})
+    return cleaned or None

@@ -52,6 +52,22 @@ class Settings(BaseSettings):
         150, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
     )
 
+    # --- retrieval and answering -------------------------------------------------------------
+    k: int = Field(4, ge=1, le=50, description="Chunks retrieved per question (fused dense + BM25).")
+    candidates: int = Field(
+        20, ge=1, le=500, description="Candidates each of dense and BM25 search contribute to the fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (score = w / (rrf_k + rank)).")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense (embedding) search in the fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of BM25 keyword search in the fusion.")
+    sentence_rerank: int = Field(
+        8, ge=0, description="Candidate sentences re-scored with the embedding model (0: lexical only)."
+    )
+    refusal_threshold: float = Field(
+        0.35, description="Answers whose best sentence scores below this are refused (calibrated)."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+
     # --- ingestion -------------------------------------------------------------------------
     max_article_bytes: int = Field(
         25_000_000, ge=1, description="Largest file or download accepted for one article."

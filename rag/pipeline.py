@@ -1,0 +1,113 @@
+"""The read side of the index, wired for answering: follow-up rewriting -> hybrid retrieval -> answerer."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from functools import lru_cache
+
+from rag.answer import Answer, ExtractiveAnswerer
+from rag.chunking import Sentence, split_sentences
+from rag.followup import HeuristicRewriter, QueryRewriter
+from rag.retrieval import HybridRetriever
+from rag.store import ArticleIndex
+from rag.text import terms
+
+
+class Corpus:
+    """Article texts with their sentences and sentence words, computed once per article on demand."""
+
+    def __init__(self, texts: dict[str, str], titles: dict[str, str], retriever: HybridRetriever, max_sentence: int):
+        self._texts = texts
+        self.titles = titles
+        self._retriever = retriever
+        self._max_sentence = max_sentence
+        self._lock = threading.Lock()
+        self._sentences: dict[str, tuple[list[Sentence], list[int], list[set[str]]]] = {}
+
+    def text(self, article_id: str) -> str:
+        return self._texts[article_id]
+
+    def _prepare(self, article_id: str):
+        got = self._sentences.get(article_id)
+        if got is None:
+            text = self._texts[article_id]
+            sents = split_sentences(text, max_chars=self._max_sentence)
+            got = (sents, [s.start for s in sents], [set(terms(text[s.start : s.end])) for s in sents])
+            with self._lock:
+                self._sentences[article_id] = got
+        return got
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        return self._prepare(article_id)[0]
+
+    def sentence_terms(self, article_id: str) -> list[set[str]]:
+        return self._prepare(article_id)[2]
+
+    def sentence_text(self, article_id: str, i: int) -> str:
+        s = self.sentences(article_id)[i]
+        return self._texts[article_id][s.start : s.end]
+
+    def sentences_in(self, article_id: str, start: int, end: int) -> range:
+        """Indices of the sentences that lie inside [start, end)."""
+        sents, starts, _ = self._prepare(article_id)
+        lo = bisect.bisect_left(starts, start)
+        hi = bisect.bisect_left(starts, end)
+        # A chunk's first sentence may start before it only through trimming; include it.
+        if lo > 0 and sents[lo - 1].end > start:
+            lo -= 1
+        return range(lo, hi)
+
+    def idf(self, term: str) -> float:
+        return self._retriever.idf(term)
+
+
+class AnswerPipeline:
+    """One question in, one `Answer` out. Rebuilt by the assistant when the index changes."""
+
+    def __init__(self, settings, store: ArticleIndex, embeddings, rewriter: QueryRewriter | None = None, answerer=None):
+        self.settings = settings
+        self.store = store
+        self.embeddings = embeddings
+        self.rewriter = rewriter or HeuristicRewriter()
+        self.retriever = HybridRetriever(
+            store,
+            embeddings,
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+            dense_weight=settings.dense_weight,
+            keyword_weight=settings.keyword_weight,
+        )
+        self.answerer = answerer or ExtractiveAnswerer(
+            embeddings,
+            refusal_threshold=settings.refusal_threshold,
+            sentence_rerank=settings.sentence_rerank,
+        )
+        self.retriever.refresh()
+        articles = store.list_articles()
+        self.corpus = Corpus(
+            store.article_texts(),
+            {a.id: a.title for a in articles},
+            self.retriever,
+            max_sentence=settings.chunk_size,
+        )
+
+    @property
+    def article_ids(self) -> set[str]:
+        return set(self.corpus.titles)
+
+    def run(self, question: str, *, article: str | None = None, history=None) -> Answer:
+        query = self.rewriter.rewrite(question, history)
+        vector = self.embeddings.embed_query(query)
+        hits = self.retriever.retrieve(query, article=article, k=self.settings.k, query_vector=vector)
+        answer = self.answerer.answer(
+            question,
+            hits,
+            self.corpus,
+            vector,
+            query=query if query != question.strip() else None,
+            scope_title=self.corpus.titles.get(article) if article else (
+                next(iter(self.corpus.titles.values())) if len(self.corpus.titles) == 1 else None
+            ),
+        )
+        return answer

@@ -1,0 +1,61 @@
+"""Word-level text helpers shared by keyword retrieval, sentence scoring and evaluation."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from functools import lru_cache
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been before
+    being below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom whose why will with would you your yours yourself yourselves also s t said says say
+    according""".split()
+)
+
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import Stemmer  # PyStemmer: Snowball in C
+
+        return Stemmer.Stemmer("english").stemWord
+    except ImportError:  # pragma: no cover - optional speed-up only
+        return lambda w: w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, with curly quotes made straight."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.replace("’", "'").replace("‘", "'").lower()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    word = word.replace("'s", "").replace("'", "")
+    return _stemmer()(word)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: the unit of keyword matching."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = fold(text)
+    text = "".join(" " if ch in string.punctuation or ch in "“”«»—–" else ch for ch in text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
