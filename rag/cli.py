@@ -105,6 +105,19 @@ def remove_cmd(
     out.print(f"Removed {', '.join(report.removed)} ({report.chunks_deleted} chunks).", highlight=False)
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default RAG_HOST or 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default RAG_PORT or 7860).")] = None,
+    share: Annotated[bool, typer.Option("--share", help="Also open a public Gradio share link.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Serve the chat UI at / and the HTTP API under /v1 (127.0.0.1 by default)."""
+    from rag.api import serve
+
+    serve(_assistant(index_dir), host=host, port=port, share=share)
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors and help; every `RagError` becomes one line and exit 1."""
     try:

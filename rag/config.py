@@ -77,6 +77,22 @@ class Settings(BaseSettings):
         False, description="Allow fetching URLs that resolve to loopback/private addresses (SSRF guard)."
     )
 
+    # --- serving (UI and HTTP API) ------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `rag serve` binds to (loopback by default).")
+    port: int = Field(7860, ge=1, le=65535, description="Port of `rag serve`.")
+    max_upload_bytes: int = Field(
+        10_000_000, ge=1, description="Largest file accepted by the UI's and API's upload."
+    )
+    max_request_bytes: int = Field(
+        12_000_000, ge=1, description="Largest HTTP request body accepted by the API."
+    )
+    ui_auth: str | None = Field(
+        None, description="'user:password' to require a login for the chat UI (off by default)."
+    )
+    api_token: str | None = Field(
+        None, description="Bearer token required by every endpoint but /healthz when set (and by the UI)."
+    )
+
     @property
     def chroma_dir(self) -> Path:
         return self.index_dir / "chroma"
