@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.chunking import Sentence
-from rag.text import STOPWORDS, fold, stem, terms, words
+from rag.text import STOPWORDS, fold, prefix, stem, terms, words
 
 if TYPE_CHECKING:
     from rag.retrieval import Hit
@@ -119,24 +119,53 @@ def question_type(question: str) -> str | None:
     return None
 
 
-def _find_span(sentence: str, offset: int, qtype: str | None, question_words: set[str]) -> tuple[int, int] | None:
-    """The part of the sentence that answers the question type, not already in the question."""
+_ROLE = re.compile(
+    r"\b(?:(?:a|an|the|its|his|her|their)\s+)?(?:[a-z][\w-]*\s+){0,3}"
+    r"(?:minister|secretary|president|chancellor|prime minister|premier|king|queen|prince|princess|"
+    r"ambassador|envoy|spokes(?:man|woman|person)|chief|head|director|governor|mayor|general|leader|"
+    r"official|officials|delegation|representative|senator|judge|ceo|chairman|chairwoman|founder)"
+    r"(?:\s+of\s+(?:the\s+)?[\w-]+(?:\s+[A-Z][\w-]+)*)?\b"
+)
+
+
+def type_spans(sentence: str, qtype: str | None, question_words: set[str], names: set[str]) -> list[tuple[int, int]]:
+    """Spans of the sentence of the kind the question asks for that the question does not already name.
+
+    For people, a capitalised word counts only inside a multi-word name or when the article
+    names someone with it elsewhere (`names`): "Macron" after "Emmanuel Macron", not "Russia".
+    """
     if qtype is None:
-        return None
-    pattern = _TYPE_PATTERNS[qtype]
-    best = None
-    for m in pattern.finditer(sentence):
-        group = 1 if qtype == "place" else 0
-        s, e = m.span(group)
-        text = sentence[s:e]
-        toks = {stem(w) for w in words(text)} - {stem(w) for w in STOPWORDS}
+        return []
+    spans = []
+    matches = list(_TYPE_PATTERNS[qtype].finditer(sentence))
+    if qtype == "person":
+        matches += list(_ROLE.finditer(sentence))
+    for m in matches:
+        s, e = m.span(1 if qtype == "place" else 0)
+        piece = sentence[s:e]
+        toks = {stem(w) for w in words(piece)} - {stem(w) for w in STOPWORDS}
         if not toks or toks <= question_words:
             continue
-        if qtype == "person" and s == 0 and len(toks) == 1:
-            continue  # a capitalised first word is usually just the sentence start
-        if best is None or (e - s) > (best[1] - best[0]):
-            best = (s, e)
-    return (offset + best[0], offset + best[1]) if best else None
+        if qtype == "person" and m.re is _TYPE_PATTERNS["person"]:
+            parts = piece.split()
+            if len(parts) == 1 and (s == 0 or fold(piece) not in names):
+                continue
+        spans.append((s, e))
+    return spans
+
+
+def highlight_span(sentence: str, offset: int, qtype, question_words, names) -> tuple[int, int] | None:
+    """The answer span to highlight: only when the sentence holds exactly one candidate."""
+    spans = type_spans(sentence, qtype, question_words, names)
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    if len(merged) != 1:
+        return None
+    return offset + merged[0][0], offset + merged[0][1]
 
 
 # --- the extractive answerer ---------------------------------------------------------------------
@@ -156,6 +185,13 @@ class Candidate:
     score: float = 0.0
 
 
+# A second sentence is cited only when it scores at least this share of the best one.
+SECOND_CITATION_RATIO = 0.5
+
+# Credit for a word that matches only by its first five letters ("Italy" / "Italian").
+LOOSE_MATCH = 0.6
+
+
 def _unsupported_text(question: str, scope_title: str | None) -> str:
     q = question.strip().rstrip("?.! ").strip()
     q = q[:1].lower() + q[1:] if q else q
@@ -173,15 +209,25 @@ class ExtractiveAnswerer:
         embeddings,
         *,
         refusal_threshold: float = 0.35,
+        min_lexical: float = 0.2,
         sentence_rerank: int = 8,
         weights: dict[str, float] | None = None,
     ) -> None:
         self.embeddings = embeddings
         self.refusal_threshold = refusal_threshold
+        self.min_lexical = min_lexical
         self.sentence_rerank = sentence_rerank
         self.weights = {"lexical": 1.0, "context": 0.3, "dense": 0.8, "type": 0.15, "rank": 0.1}
         if weights:
             self.weights.update(weights)
+
+    def supported(self, best: Candidate | None) -> bool:
+        """Enough evidence to answer: a high score, and the question's own words in the passage."""
+        return (
+            best is not None
+            and best.score >= self.refusal_threshold
+            and best.lexical + best.context >= self.min_lexical
+        )
 
     def candidates(self, question: str, hits: list[Hit], corpus, query_vector) -> list[Candidate]:
         """Every sentence of the retrieved chunks, scored, best first."""
@@ -195,6 +241,7 @@ class ExtractiveAnswerer:
             chunk = hit.chunk
             sents = corpus.sentences(chunk.article_id)
             sent_terms = corpus.sentence_terms(chunk.article_id)
+            sent_prefixes = corpus.sentence_prefixes(chunk.article_id)
             for i in corpus.sentences_in(chunk.article_id, chunk.start, chunk.end):
                 if (chunk.article_id, i) in seen:
                     continue
@@ -206,9 +253,15 @@ class ExtractiveAnswerer:
                     if 0 <= j < len(sents) and sents[j].paragraph == sent.paragraph:
                         near |= sent_terms[j]
                 c = Candidate(chunk.article_id, i, sent, hit, rank)
-                c.lexical = sum(corpus.idf(t) for t in q_terms if t in own) / q_weight
+                loose = sent_prefixes[i]
+                c.lexical = sum(
+                    corpus.idf(t) * (1.0 if t in own else LOOSE_MATCH if prefix(t) in loose else 0.0)
+                    for t in q_terms
+                ) / q_weight
                 c.context = sum(corpus.idf(t) for t in q_terms if t in near and t not in own) / q_weight
-                if qtype and _find_span(corpus.sentence_text(chunk.article_id, i), 0, qtype, q_set):
+                if qtype and type_spans(
+                    corpus.sentence_text(chunk.article_id, i), qtype, q_set, corpus.names(chunk.article_id)
+                ):
                     c.type_match = 1.0
                 cands.append(c)
         w = self.weights
@@ -249,7 +302,7 @@ class ExtractiveAnswerer:
         ]
         cands = self.candidates(search, hits, corpus, query_vector)
         confidence = cands[0].score if cands else 0.0
-        if not cands or confidence < self.refusal_threshold:
+        if not self.supported(cands[0] if cands else None):
             return Answer(
                 question=question,
                 text=_unsupported_text(search, scope_title)
@@ -261,36 +314,51 @@ class ExtractiveAnswerer:
                 answerer=self.name,
             )
         best = cands[0]
-        article_text = corpus.text(best.article_id)
-        sent = best.sentence
-        quote = article_text[sent.start : sent.end]
-        span = _find_span(quote, sent.start, question_type(search), set(terms(search)))
-        citation = Citation(
-            n=1,
-            article_id=best.article_id,
-            title=best.hit.chunk.title,
-            source=best.hit.chunk.source,
-            chunk_id=best.hit.chunk.id,
-            quote=quote,
-            start=sent.start,
-            end=sent.end,
-            score=round(best.score, 4),
-            highlight_start=span[0] if span else None,
-            highlight_end=span[1] if span else None,
-        )
-        if span:
-            s, e = span[0] - sent.start, span[1] - sent.start
-            body = f"{quote[:s]}**{quote[s:e]}**{quote[e:]}"
-        else:
-            body = quote
+        qtype = question_type(search)
+        chosen = [best]
+        if qtype and not best.type_match:
+            # The best match does not name the kind of thing asked for (a "who" answered by
+            # "the host of the meeting"): also cite the best close sentence that does.
+            for c in cands[1:6]:
+                if c.type_match and c.score >= SECOND_CITATION_RATIO * best.score:
+                    chosen.append(c)
+                    break
+        q_set = set(terms(search))
+        citations, bodies, spans = [], [], []
+        for n, c in enumerate(chosen, start=1):
+            article_text = corpus.text(c.article_id)
+            sent = c.sentence
+            quote = article_text[sent.start : sent.end]
+            span = highlight_span(quote, sent.start, qtype, q_set, corpus.names(c.article_id))
+            citations.append(
+                Citation(
+                    n=n,
+                    article_id=c.article_id,
+                    title=c.hit.chunk.title,
+                    source=c.hit.chunk.source,
+                    chunk_id=c.hit.chunk.id,
+                    quote=quote,
+                    start=sent.start,
+                    end=sent.end,
+                    score=round(c.score, 4),
+                    highlight_start=span[0] if span else None,
+                    highlight_end=span[1] if span else None,
+                )
+            )
+            if span:
+                s0, e0 = span[0] - sent.start, span[1] - sent.start
+                bodies.append(f"{quote[:s0]}**{quote[s0:e0]}**{quote[e0:]} [{n}]")
+                spans.append(article_text[span[0] : span[1]])
+            else:
+                bodies.append(f"{quote} [{n}]")
         return Answer(
             question=question,
-            text=f"{body} [1]",
-            citations=[citation],
+            text=" ".join(bodies),
+            citations=citations,
             refused=False,
             passages=passages,
             query=query,
-            answer_span=article_text[span[0] : span[1]] if span else None,
+            answer_span=spans[0] if spans else None,
             confidence=round(confidence, 4),
             answerer=self.name,
         )

@@ -105,6 +105,104 @@ def remove_cmd(
     out.print(f"Removed {', '.join(report.removed)} ({report.chunks_deleted} chunks).", highlight=False)
 
 
+@app.command("ask")
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    article: Annotated[Optional[str], typer.Option("--article", "-a", help="Only this article id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Ask one question; prints the answer and the passages it cites."""
+    answer = _assistant(index_dir).ask(question, article=article)
+    if as_json:
+        out.print_json(json.dumps(answer.to_dict()))
+    else:
+        _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    from rich.markdown import Markdown
+
+    if answer.query:
+        out.print(f"[dim]Searched for: {answer.query}[/dim]", highlight=False)
+    style = "yellow" if answer.refused else "bold"
+    out.print(Markdown(answer.text), style=style)
+    if answer.notice:
+        out.print(f"[dim]{answer.notice}[/dim]", highlight=False)
+    for c in answer.citations:
+        out.print(f"  [cyan][{c.n}][/cyan] {c.title} ({c.article_id}, chars {c.start}-{c.end})", highlight=False)
+        out.print(f"      “{c.quote}”", highlight=False)
+    if answer.refused and answer.passages:
+        out.print("[dim]Nearest passages (not cited):[/dim]")
+        for p in answer.passages[:3]:
+            snippet = p.text if len(p.text) < 200 else p.text[:200] + "…"
+            out.print(f"  [dim]- {p.title}: {snippet}[/dim]", highlight=False)
+
+
+@app.command("chat")
+def chat_cmd(
+    article: Annotated[Optional[str], typer.Option("--article", "-a", help="Only this article id.")] = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """A terminal chat that keeps the conversation, so follow-ups like "And Italy?" work."""
+    assistant = _assistant(index_dir)
+    assistant.warm_up()
+    history: list[dict[str, str]] = []
+    out.print("Ask about the articles. Empty line or Ctrl-D to quit; /new starts over.")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        if question == "/new":
+            history.clear()
+            continue
+        try:
+            answer = assistant.ask(question, article=article, history=history)
+        except RagError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            continue
+        _print_answer(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@app.command("eval")
+def eval_cmd(
+    file: Annotated[Path, typer.Argument(help="A .jsonl question file (dev or SQuAD format).")],
+    limit: Annotated[Optional[int], typer.Option(help="Answer a random sample of this many questions.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    show_misses: Annotated[bool, typer.Option("--misses", help="List the questions answered wrongly.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Measure support recall@k, answer hit rate, refusals and latency on a question file."""
+    from rich.progress import Progress
+
+    from rag.evaluate import run_eval
+
+    with Progress(console=err, transient=True, disable=as_json) as progress:
+        task = progress.add_task("Answering", total=None)
+        report = run_eval(
+            file, _assistant(index_dir), limit=limit, seed=seed,
+            on_progress=lambda: progress.advance(task),
+        )
+    metrics = report.metrics()
+    if as_json:
+        out.print_json(json.dumps(metrics))
+    else:
+        table = Table("metric", "value")
+        for key, value in metrics.items():
+            table.add_row(key, "-" if value is None else str(value))
+        out.print(table)
+    if show_misses:
+        for o in report.outcomes:
+            wrong = o.refused if o.question.answerable else not o.refused
+            if wrong or (o.question.answerable and not o.hit):
+                out.print(f"[red]{o.question.id}[/red] {o.question.question} -> {o.text[:160]}", highlight=False)
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default RAG_HOST or 127.0.0.1).")] = None,

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     refusal_threshold: float = Field(
         0.35, description="Answers whose best sentence scores below this are refused (calibrated)."
     )
+    min_lexical: float = Field(
+        0.2,
+        description="Answers whose passage holds less than this idf-weighted share of the question's words are refused.",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     # --- ingestion -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 from functools import lru_cache
 
@@ -11,7 +12,10 @@ from rag.chunking import Sentence, split_sentences
 from rag.followup import HeuristicRewriter, QueryRewriter
 from rag.retrieval import HybridRetriever
 from rag.store import ArticleIndex
-from rag.text import terms
+from rag.text import fold, prefix, terms
+
+# Two or more capitalised words in a row, not at a sentence start: "Emmanuel Macron", "Olaf Scholz".
+_MULTI_NAME = re.compile(r"(?<![.!?\n] )(?<!^)\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
 
 
 class Corpus:
@@ -23,7 +27,8 @@ class Corpus:
         self._retriever = retriever
         self._max_sentence = max_sentence
         self._lock = threading.Lock()
-        self._sentences: dict[str, tuple[list[Sentence], list[int], list[set[str]]]] = {}
+        self._sentences: dict[str, tuple] = {}
+        self._names: dict[str, set[str]] = {}
 
     def text(self, article_id: str) -> str:
         return self._texts[article_id]
@@ -33,7 +38,8 @@ class Corpus:
         if got is None:
             text = self._texts[article_id]
             sents = split_sentences(text, max_chars=self._max_sentence)
-            got = (sents, [s.start for s in sents], [set(terms(text[s.start : s.end])) for s in sents])
+            own = [set(terms(text[s.start : s.end])) for s in sents]
+            got = (sents, [s.start for s in sents], own, [{prefix(t) for t in ts} for ts in own])
             with self._lock:
                 self._sentences[article_id] = got
         return got
@@ -44,13 +50,26 @@ class Corpus:
     def sentence_terms(self, article_id: str) -> list[set[str]]:
         return self._prepare(article_id)[2]
 
+    def names(self, article_id: str) -> set[str]:
+        """Lower-cased words that appear inside multi-word capitalised names in the article."""
+        got = self._names.get(article_id)
+        if got is None:
+            got = set()
+            for m in _MULTI_NAME.finditer(self._texts[article_id]):
+                got.update(fold(w) for w in m.group(0).split())
+            self._names[article_id] = got
+        return got
+
+    def sentence_prefixes(self, article_id: str) -> list[set[str]]:
+        return self._prepare(article_id)[3]
+
     def sentence_text(self, article_id: str, i: int) -> str:
         s = self.sentences(article_id)[i]
         return self._texts[article_id][s.start : s.end]
 
     def sentences_in(self, article_id: str, start: int, end: int) -> range:
         """Indices of the sentences that lie inside [start, end)."""
-        sents, starts, _ = self._prepare(article_id)
+        sents, starts = self._prepare(article_id)[:2]
         lo = bisect.bisect_left(starts, start)
         hi = bisect.bisect_left(starts, end)
         # A chunk's first sentence may start before it only through trimming; include it.
@@ -81,6 +100,7 @@ class AnswerPipeline:
         self.answerer = answerer or ExtractiveAnswerer(
             embeddings,
             refusal_threshold=settings.refusal_threshold,
+            min_lexical=settings.min_lexical,
             sentence_rerank=settings.sentence_rerank,
         )
         self.retriever.refresh()

@@ -14,7 +14,7 @@ STOPWORDS = frozenset(
     just me more most my myself no nor not now of off on once only or other our ours ourselves out
     over own same she should so some such than that the their theirs them themselves then there these
     they this those through to too under until up very was we were what when where which while who
-    whom whose why will with would you your yours yourself yourselves also s t said says say
+    whom whose why will with would you your yours yourself yourselves also s t said says say many much
     according""".split()
 )
 
@@ -51,6 +51,11 @@ def stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Stemmed content words: the unit of keyword matching."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def prefix(term: str) -> str:
+    """A looser key than the stem, so "represented"/"representation" and "Italy"/"Italian" meet."""
+    return term[:5] if len(term) >= 5 else term
 
 
 def normalize_answer(text: str) -> str:
