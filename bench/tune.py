@@ -23,7 +23,7 @@ from rag.evaluate import _contains, load_file
 from rag.ingest import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
-FEATURES = ("lexical", "context", "dense", "type", "rank")
+FEATURES = ("lexical", "context", "dense", "type", "rank", "novelty", "missing")
 
 
 def collect(path: Path, settings: Settings, sample: int | None, seed: int = 0, embeddings=None):
@@ -47,7 +47,7 @@ def collect(path: Path, settings: Settings, sample: int | None, seed: int = 0, e
         chunk_rank = next((i + 1 for i, h in enumerate(hits) if _contains(h.chunk.text, q.support)), None)
         cands = scorer.candidates(q.question, hits, pipeline.corpus, vec)
         feats = np.array(
-            [[c.lexical, c.context, c.dense, c.type_match, 1.0 / (1 + c.hit_rank)] for c in cands]
+            [[c.lexical, c.context, c.dense, c.type_match, 1.0 / (1 + c.hit_rank), c.novelty, c.missing_names] for c in cands]
         ).reshape(-1, len(FEATURES))
         gold = np.array(
             [_contains(pipeline.corpus.sentence_text(c.article_id, c.index), q.answers) for c in cands], dtype=bool
@@ -92,14 +92,23 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=None)
     ap.add_argument("--chunk-overlap", type=int, default=None)
     ap.add_argument("--k", type=int, default=None)
+    ap.add_argument("--cache", default=None, help="Pickle of the computed features, reused when present.")
     args = ap.parse_args()
     over = {k: v for k, v in {"chunk_size": args.chunk_size, "chunk_overlap": args.chunk_overlap, "k": args.k}.items() if v}
     settings = Settings(_env_file=None, **over)
     from rag.embeddings import make_embeddings
 
+    import pickle
+
     emb = make_embeddings(settings)
-    v1, chunks = collect(EVAL / "squad_v1_public.jsonl", settings, args.sample, embeddings=emb)
-    v2, _ = collect(EVAL / "squad_v2_public.jsonl", settings, args.sample, embeddings=emb)
+    cache = Path(args.cache) if args.cache else None
+    if cache and cache.exists():
+        v1, v2, chunks = pickle.loads(cache.read_bytes())
+    else:
+        v1, chunks = collect(EVAL / "squad_v1_public.jsonl", settings, args.sample, embeddings=emb)
+        v2, _ = collect(EVAL / "squad_v2_public.jsonl", settings, args.sample, embeddings=emb)
+        if cache:
+            cache.write_bytes(pickle.dumps((v1, v2, chunks)))
     ranks = [r["chunk_rank"] for r in v1]
     print(f"settings {over or 'defaults'}: {chunks} chunks; retrieval recall@1 "
           f"{np.mean([r == 1 for r in ranks]):.3f} @k {np.mean([r is not None for r in ranks]):.3f}; "
@@ -107,9 +116,11 @@ def main() -> None:
     grid = {
         "lexical": [1.0],
         "context": [0.0, 0.15, 0.3, 0.5],
-        "dense": [0.0, 0.4, 0.8, 1.2, 1.6],
+        "dense": [0.4, 0.8, 1.2, 1.6],
         "type": [0.0, 0.1, 0.2, 0.3],
-        "rank": [0.0, 0.1, 0.2, 0.4],
+        "rank": [0.0, 0.1, 0.2],
+        "novelty": [0.0, 0.1, 0.2, 0.4],
+        "missing": [0.0],
     }
     results = []
     for combo in itertools.product(*grid.values()):
@@ -121,6 +132,14 @@ def main() -> None:
         for min_lex in (0.0, 0.2, 0.3, 0.4, 0.5):
             _, best, answerable = evaluate(v2, weights, min_lex)
             print(f"v1 top-1 sentence hit {acc:.3f}  {weights} min_lexical {min_lex} "
+                  f"v2 refusal {refusal_curve(best, answerable)}")
+    # Refusal: how often the best sentence misses a name the question asks about.
+    for missing_weight in (0.0, 0.2, 0.4, 0.8):
+        weights = dict(results[0][1], missing=-missing_weight)
+        acc1, _, _ = evaluate(v1, weights)
+        for min_lex in (0.0, 0.2, 0.3):
+            _, best, answerable = evaluate(v2, weights, min_lex)
+            print(f"missing-name penalty {missing_weight} min_lexical {min_lex}: v1 hit {acc1:.3f} "
                   f"v2 refusal {refusal_curve(best, answerable)}")
     print(json.dumps({"best": results[0][1]}))
 

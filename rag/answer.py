@@ -106,13 +106,26 @@ _TYPE_PATTERNS = {
 }
 
 
+def question_names(question: str) -> set[str]:
+    """Stems of the capitalised words inside a question (the names it asks about)."""
+    tokens = re.findall(r"[\w'’-]+", question)
+    return {
+        stem(fold(t)) for i, t in enumerate(tokens)
+        if i > 0 and t[:1].isupper() and fold(t) not in STOPWORDS
+    }
+
+
 def question_type(question: str) -> str | None:
     q = fold(question).strip()
     if re.search(r"\b(how many|how much|how long|how old|how far|what percentage|what number)\b", q):
         return "number"
     if re.search(r"\b(when|what year|what date|which year|what day|what month|what century)\b", q):
         return "date"
-    if re.search(r"^(who|whom|whose)\b|\b(who|whom)\b|\bwhat (person|organi[sz]ation|group|leader)\b", q):
+    if re.search(r"^(who|whom|whose)\b|\b(who|whom)\b", q) or re.search(
+        r"\b(what|which)\s+(?:\w+\s+){0,2}(person|people|man|woman|leader|president|minister|king|queen|"
+        r"official|chancellor|author|player|team|company|organi[sz]ation|group|party)\b",
+        q,
+    ):
         return "person"
     if re.search(r"\b(where|what country|which country|what city|which city|what place)\b", q):
         return "place"
@@ -182,6 +195,8 @@ class Candidate:
     context: float = 0.0
     dense: float = 0.0
     type_match: float = 0.0
+    novelty: float = 0.0
+    missing_names: int = 0
     score: float = 0.0
 
 
@@ -208,16 +223,19 @@ class ExtractiveAnswerer:
         self,
         embeddings,
         *,
-        refusal_threshold: float = 0.35,
+        refusal_threshold: float = 0.75,
         min_lexical: float = 0.2,
-        sentence_rerank: int = 8,
+        sentence_rerank: int = 4,
         weights: dict[str, float] | None = None,
     ) -> None:
         self.embeddings = embeddings
         self.refusal_threshold = refusal_threshold
         self.min_lexical = min_lexical
         self.sentence_rerank = sentence_rerank
-        self.weights = {"lexical": 1.0, "context": 0.3, "dense": 0.8, "type": 0.15, "rank": 0.1}
+        # Tuned on the SQuAD development files with bench/tune.py (docs/benchmarks.md).
+        self.weights = {
+            "lexical": 1.0, "context": 0.15, "dense": 0.8, "type": 0.1, "rank": 0.0, "novelty": 0.1, "missing": 0.0,
+        }
         if weights:
             self.weights.update(weights)
 
@@ -233,6 +251,7 @@ class ExtractiveAnswerer:
         """Every sentence of the retrieved chunks, scored, best first."""
         q_terms = list(dict.fromkeys(terms(question)))
         q_set = set(q_terms)
+        q_names = question_names(question)
         q_weight = sum(corpus.idf(t) for t in q_terms) or 1.0
         qtype = question_type(question)
         seen: set[tuple[str, int]] = set()
@@ -259,6 +278,14 @@ class ExtractiveAnswerer:
                     for t in q_terms
                 ) / q_weight
                 c.context = sum(corpus.idf(t) for t in q_terms if t in near and t not in own) / q_weight
+                if q_names:
+                    seen_words = own | near | corpus.title_terms(chunk.article_id)
+                    seen_prefixes = {prefix(t) for t in seen_words}
+                    c.missing_names = sum(
+                        1 for t in q_names if t not in seen_words and prefix(t) not in seen_prefixes
+                    )
+                # An answer adds something the question does not already say.
+                c.novelty = min(1.0, len(own - q_set) / 8)
                 if qtype and type_spans(
                     corpus.sentence_text(chunk.article_id, i), qtype, q_set, corpus.names(chunk.article_id)
                 ):
@@ -271,11 +298,13 @@ class ExtractiveAnswerer:
                 + w["context"] * c.context
                 + w["type"] * c.type_match
                 + w["rank"] / (1 + c.hit_rank)
+                + w["novelty"] * c.novelty
+                + w["missing"] * c.missing_names
             )
         cands.sort(key=lambda c: -c.score)
         if cands and query_vector is not None and self.sentence_rerank > 0 and w["dense"]:
             head = cands[: self.sentence_rerank]
-            vecs = self.embeddings.encode([corpus.sentence_text(c.article_id, c.index) for c in head])
+            vecs = corpus.sentence_vectors(self.embeddings, [(c.article_id, c.index) for c in head])
             sims = vecs @ np.asarray(query_vector, dtype=np.float32)
             for c, sim in zip(head, sims):
                 c.dense = float(sim)

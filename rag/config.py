@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,23 @@ class Settings(BaseSettings):
         Path("index"), description="Folder of the embedded Chroma index and the article records."
     )
     collection: str = Field("articles", description="Chroma collection name for article chunks.")
+    store: Literal["embedded", "server"] = Field(
+        "embedded",
+        description="embedded: Chroma PersistentClient in index_dir (one writing process); "
+        "server: a Chroma server (`chroma run`) shared by any number of app processes.",
+    )
+    chroma_host: str = Field("127.0.0.1", description="Chroma server host (store=server).")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port (store=server).")
+    chroma_ssl: bool = Field(False, description="Use https to reach the Chroma server.")
+    chroma_auth_token: SecretStr | None = Field(
+        None, description="Bearer token sent to the Chroma server, if it requires one."
+    )
+    records_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the article records and the indexing record manager. Default: "
+        "a SQLite file in index_dir. For several app replicas use a shared database, e.g. "
+        "postgresql+psycopg://user:pass@host/db.",
+    )
 
     # --- embeddings ------------------------------------------------------------------------
     embedding_backend: Literal["onnx", "sentence-transformers", "fake"] = Field(
@@ -53,7 +70,7 @@ class Settings(BaseSettings):
     )
 
     # --- retrieval and answering -------------------------------------------------------------
-    k: int = Field(4, ge=1, le=50, description="Chunks retrieved per question (fused dense + BM25).")
+    k: int = Field(6, ge=1, le=50, description="Chunks retrieved per question (fused dense + BM25).")
     candidates: int = Field(
         20, ge=1, le=500, description="Candidates each of dense and BM25 search contribute to the fusion."
     )
@@ -61,10 +78,10 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense (embedding) search in the fusion.")
     keyword_weight: float = Field(1.0, ge=0, description="Weight of BM25 keyword search in the fusion.")
     sentence_rerank: int = Field(
-        8, ge=0, description="Candidate sentences re-scored with the embedding model (0: lexical only)."
+        4, ge=0, description="Candidate sentences re-scored with the embedding model (0: lexical only)."
     )
     refusal_threshold: float = Field(
-        0.35, description="Answers whose best sentence scores below this are refused (calibrated)."
+        0.75, description="Answers whose best sentence scores below this are refused (calibrated)."
     )
     min_lexical: float = Field(
         0.2,
@@ -104,6 +121,10 @@ class Settings(BaseSettings):
     @property
     def records_db(self) -> Path:
         return self.index_dir / "records.sqlite"
+
+    @property
+    def records_db_url(self) -> str:
+        return self.records_url or f"sqlite:///{self.records_db.resolve()}"
 
 
 def get_settings(**overrides) -> Settings:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from functools import lru_cache
+from collections import OrderedDict
+
+import numpy as np
 
 from rag.answer import Answer, ExtractiveAnswerer
 from rag.chunking import Sentence, split_sentences
@@ -13,6 +15,9 @@ from rag.followup import HeuristicRewriter, QueryRewriter
 from rag.retrieval import HybridRetriever
 from rag.store import ArticleIndex
 from rag.text import fold, prefix, terms
+
+# Sentence vectors kept in memory (~1.5 KB each): re-asked and nearby questions skip the model.
+SENTENCE_VECTOR_CACHE = 20_000
 
 # Two or more capitalised words in a row, not at a sentence start: "Emmanuel Macron", "Olaf Scholz".
 _MULTI_NAME = re.compile(r"(?<![.!?\n] )(?<!^)\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
@@ -29,6 +34,7 @@ class Corpus:
         self._lock = threading.Lock()
         self._sentences: dict[str, tuple] = {}
         self._names: dict[str, set[str]] = {}
+        self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
     def text(self, article_id: str) -> str:
         return self._texts[article_id]
@@ -60,6 +66,9 @@ class Corpus:
             self._names[article_id] = got
         return got
 
+    def title_terms(self, article_id: str) -> set[str]:
+        return set(terms(self.titles.get(article_id, "")))
+
     def sentence_prefixes(self, article_id: str) -> list[set[str]]:
         return self._prepare(article_id)[3]
 
@@ -79,6 +88,21 @@ class Corpus:
 
     def idf(self, term: str) -> float:
         return self._retriever.idf(term)
+
+    def sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
+        """Embeddings of sentences `(article_id, index)`, computed once and kept (LRU-bounded)."""
+        missing = [k for k in keys if k not in self._vectors]
+        if missing:
+            vecs = embeddings.encode([self.sentence_text(a, i) for a, i in missing])
+            with self._lock:
+                for key, vec in zip(missing, vecs):
+                    self._vectors[key] = vec
+                while len(self._vectors) > SENTENCE_VECTOR_CACHE:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            for key in keys:
+                self._vectors.move_to_end(key, last=True)
+            return np.vstack([self._vectors[k] for k in keys])
 
 
 class AnswerPipeline:

@@ -10,7 +10,6 @@ skipped by hash (nothing embedded), an edited article's stale chunks are cleaned
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import uuid
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 LOCK_NAME = ".write.lock"
-VERSION_NAME = ".version"
 
 
 @dataclass(frozen=True)
@@ -100,86 +98,91 @@ class IndexReport:
 
 
 class ArticleRecords:
-    """Article texts and metadata in SQLite: what citations quote from and `rag list` shows."""
+    """Article texts and metadata (what citations quote from and `rag list` shows), via SQLAlchemy.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
+    SQLite in the index folder by default; any SQLAlchemy URL (e.g. PostgreSQL) when several
+    app replicas share one Chroma server.
+    """
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS articles (
-                    id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL,
-                    content_hash TEXT NOT NULL, chunking TEXT NOT NULL, text TEXT NOT NULL,
-                    chunk_count INTEGER NOT NULL, indexed_at REAL NOT NULL)"""
-            )
-            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            conn.commit()
-            self._local.conn = conn
-        return conn
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @sa.event.listens_for(self.engine, "connect")
+            def _wal(dbapi_conn, _record):  # readers never wait for the writer
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+        meta = sa.MetaData()
+        self.articles = sa.Table(
+            "articles", meta,
+            sa.Column("id", sa.String(200), primary_key=True),
+            sa.Column("title", sa.Text, nullable=False),
+            sa.Column("source", sa.Text, nullable=False),
+            sa.Column("content_hash", sa.String(64), nullable=False),
+            sa.Column("chunking", sa.Text, nullable=False),
+            sa.Column("text", sa.Text, nullable=False),
+            sa.Column("chunk_count", sa.Integer, nullable=False),
+            sa.Column("indexed_at", sa.Float, nullable=False),
+        )
+        self.meta = sa.Table(
+            "meta", meta,
+            sa.Column("key", sa.String(200), primary_key=True),
+            sa.Column("value", sa.Text, nullable=False),
+        )
+        meta.create_all(self.engine)
 
     def get_meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
+        with self.engine.connect() as conn:
+            return conn.execute(self._sa.select(self.meta.c.value).where(self.meta.c.key == key)).scalar()
 
     def set_meta(self, key: str, value: str) -> None:
-        conn = self._conn()
-        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-        conn.commit()
+        with self.engine.begin() as conn:
+            conn.execute(self.meta.delete().where(self.meta.c.key == key))
+            conn.execute(self.meta.insert().values(key=key, value=value))
 
-    def get(self, article_id: str) -> sqlite3.Row | None:
-        conn = self._conn()
-        conn.row_factory = sqlite3.Row
-        try:
-            return conn.execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
-        finally:
-            conn.row_factory = None
+    def get(self, article_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self.articles.select().where(self.articles.c.id == article_id)).mappings().first()
+        return dict(row) if row else None
 
     def by_source(self, source: str) -> str | None:
-        row = self._conn().execute("SELECT id FROM articles WHERE source=?", (source,)).fetchone()
-        return row[0] if row else None
+        with self.engine.connect() as conn:
+            return conn.execute(
+                self._sa.select(self.articles.c.id).where(self.articles.c.source == source)
+            ).scalar()
 
     def upsert(self, article: Article, chunking: str, chunk_count: int) -> None:
-        conn = self._conn()
-        conn.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                article.id,
-                article.title,
-                article.source,
-                article.content_hash,
-                chunking,
-                article.text,
-                chunk_count,
-                time.time(),
-            ),
-        )
-        conn.commit()
+        with self.engine.begin() as conn:
+            conn.execute(self.articles.delete().where(self.articles.c.id == article.id))
+            conn.execute(
+                self.articles.insert().values(
+                    id=article.id, title=article.title, source=article.source,
+                    content_hash=article.content_hash, chunking=chunking, text=article.text,
+                    chunk_count=chunk_count, indexed_at=time.time(),
+                )
+            )
 
     def delete(self, article_id: str) -> None:
-        conn = self._conn()
-        conn.execute("DELETE FROM articles WHERE id=?", (article_id,))
-        conn.commit()
+        with self.engine.begin() as conn:
+            conn.execute(self.articles.delete().where(self.articles.c.id == article_id))
 
     def list(self) -> list[ArticleInfo]:
-        rows = self._conn().execute(
-            "SELECT id, title, source, content_hash, chunk_count, length(text), indexed_at "
-            "FROM articles ORDER BY id"
-        )
-        return [ArticleInfo(*row) for row in rows]
+        a = self.articles.c
+        query = self._sa.select(
+            a.id, a.title, a.source, a.content_hash, a.chunk_count, self._sa.func.length(a.text), a.indexed_at
+        ).order_by(a.id)
+        with self.engine.connect() as conn:
+            return [ArticleInfo(*row) for row in conn.execute(query)]
 
     def texts(self) -> dict[str, str]:
-        return dict(self._conn().execute("SELECT id, text FROM articles"))
+        with self.engine.connect() as conn:
+            return {row.id: row.text for row in conn.execute(self._sa.select(self.articles.c.id, self.articles.c.text))}
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.engine.dispose()
 
 
 class ArticleIndex:
@@ -197,13 +200,13 @@ class ArticleIndex:
     # --- opening ----------------------------------------------------------------------------
     @property
     def exists(self) -> bool:
-        return self.settings.records_db.exists()
+        return self.settings.records_url is not None or self.settings.records_db.exists()
 
     @property
     def records(self) -> ArticleRecords:
         if self._records is None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._records = ArticleRecords(self.settings.records_db)
+            self._records = ArticleRecords(self.settings.records_db_url)
         return self._records
 
     @property
@@ -214,7 +217,7 @@ class ArticleIndex:
             self.dir.mkdir(parents=True, exist_ok=True)
             rm = SQLRecordManager(
                 namespace=f"chroma/{self.settings.collection}",
-                db_url=f"sqlite:///{self.settings.records_db.resolve()}",
+                db_url=self.settings.records_db_url,
             )
             rm.create_schema()
             self._record_manager = rm
@@ -232,11 +235,26 @@ class ArticleIndex:
         from chromadb.config import Settings as ChromaSettings
         from langchain_chroma import Chroma
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(
-            path=str(self.settings.chroma_dir),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.settings.store == "server":
+            token = self.settings.chroma_auth_token
+            try:
+                client = chromadb.HttpClient(
+                    host=self.settings.chroma_host,
+                    port=self.settings.chroma_port,
+                    ssl=self.settings.chroma_ssl,
+                    headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
+                    settings=chroma_settings,
+                )
+            except Exception as exc:
+                raise IndexNotReadyError(
+                    f"Cannot reach the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port} "
+                    f"({type(exc).__name__}): start it with `chroma run --path … --host 127.0.0.1` "
+                    "or check RAG_CHROMA_HOST/RAG_CHROMA_PORT."
+                ) from None
+        else:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
         return Chroma(
             collection_name=self.settings.collection,
             embedding_function=self.embeddings,
@@ -259,11 +277,10 @@ class ArticleIndex:
 
     # --- reading ----------------------------------------------------------------------------
     def version(self) -> str:
-        """A stamp that changes after every write by any process."""
-        try:
-            return (self.dir / VERSION_NAME).read_text()
-        except FileNotFoundError:
+        """A stamp that changes after every write by any process (kept with the article records)."""
+        if not self.exists:
             return ""
+        return self.records.get_meta("version") or ""
 
     def list_articles(self) -> list[ArticleInfo]:
         if not self.exists:
@@ -309,9 +326,20 @@ class ArticleIndex:
     # --- writing ----------------------------------------------------------------------------
     @contextmanager
     def write_lock(self, on_wait: Callable[[str], None] | None = None, timeout: float = -1):
-        """Hold the single-writer lock; tell `on_wait` if another process has it."""
+        """Hold the single-writer lock; tell `on_wait` if another process has it.
+
+        Only the embedded store needs it: Chroma's PersistentClient is not process-safe. A Chroma
+        server is one process that owns its files and serialises writes itself, and the records
+        live in a database that handles concurrent writers, so server mode takes no file lock.
+        """
         from filelock import FileLock, Timeout
 
+        if self.settings.store == "server":
+            try:
+                yield
+            finally:
+                self._bump_version()
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.dir / LOCK_NAME))
         try:
@@ -332,9 +360,7 @@ class ArticleIndex:
             lock.release()
 
     def _bump_version(self) -> None:
-        tmp = self.dir / f"{VERSION_NAME}.{uuid.uuid4().hex}"
-        tmp.write_text(f"{time.time():.6f}-{uuid.uuid4().hex[:8]}")
-        tmp.replace(self.dir / VERSION_NAME)
+        self.records.set_meta("version", f"{time.time():.6f}-{uuid.uuid4().hex[:8]}")
 
     def _chunking_signature(self) -> str:
         model = getattr(self.embeddings, "name", type(self.embeddings).__name__)
