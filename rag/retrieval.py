@@ -58,7 +58,10 @@ class HybridRetriever:
         """Reload the chunks and rebuild the keyword index."""
         import bm25s
 
-        chunks = self.store.chunks()
+        # Only chunks of fully recorded articles: a run killed between writing an article's
+        # vectors and its record leaves chunks that the next run completes or cleans up.
+        known = {a.id for a in self.store.list_articles()}
+        chunks = [c for c in self.store.chunks() if c.article_id in known]
         # Title words count as chunk words: questions often name the article's subject.
         chunk_terms = [terms(f"{c.title}. {c.text}") or ["∅"] for c in chunks]
         bm25 = None
