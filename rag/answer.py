@@ -207,6 +207,11 @@ SECOND_CITATION_RATIO = 0.5
 LOOSE_MATCH = 0.6
 
 
+def _escape_markers(text: str) -> str:
+    """Article text may hold its own "[3]" references; escape them so every [n] is ours."""
+    return re.sub(r"\[(\d+)\]", r"\\[\1\\]", text)
+
+
 def _unsupported_text(question: str, scope_title: str | None) -> str:
     q = question.strip().rstrip("?.! ").strip()
     q = q[:1].lower() + q[1:] if q else q
@@ -376,10 +381,13 @@ class ExtractiveAnswerer:
             )
             if span:
                 s0, e0 = span[0] - sent.start, span[1] - sent.start
-                bodies.append(f"{quote[:s0]}**{quote[s0:e0]}**{quote[e0:]} [{n}]")
+                bodies.append(
+                    f"{_escape_markers(quote[:s0])}**{_escape_markers(quote[s0:e0])}**"
+                    f"{_escape_markers(quote[e0:])} [{n}]"
+                )
                 spans.append(article_text[span[0] : span[1]])
             else:
-                bodies.append(f"{quote} [{n}]")
+                bodies.append(f"{_escape_markers(quote)} [{n}]")
         return Answer(
             question=question,
             text=" ".join(bodies),

@@ -154,3 +154,11 @@ def test_dev_questions_with_the_real_model(real_seeded):
     assert metrics["support_recall@4"] == 1.0
     assert metrics["false_refusal_rate"] == 0.0
     assert metrics["answer_hit_rate"] >= 0.85
+
+
+def test_reference_markers_inside_article_text_do_not_look_like_citations(assistant):
+    assistant.index_text("The bridge was finished in 1932.[3] It is 503 metres long.[4]", title="Bridge")
+    answer = assistant.ask("When was the bridge finished?")
+    assert not answer.refused
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)} == {c.n for c in answer.citations}
+    assert "1932" in answer.text
