@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     # --- chunking --------------------------------------------------------------------------
     chunk_size: int = Field(
-        600,
+        800,
         ge=100,
         le=2000,
         description=(
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         ),
     )
     chunk_overlap: int = Field(
-        150, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
+        200, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
     )
 
     # --- retrieval and answering -------------------------------------------------------------
