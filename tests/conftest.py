@@ -17,6 +17,14 @@ SHARED_EVAL = ROOT.parent / "shared" / "eval"
 
 
 @pytest.fixture
+def shared_eval():
+    """../shared/eval (beside the repository in CI); tests that need it skip elsewhere."""
+    if not (SHARED_EVAL / "dev_article.jsonl").exists():
+        pytest.skip(f"{SHARED_EVAL} is not present (CI puts ../shared beside the repository)")
+    return SHARED_EVAL
+
+
+@pytest.fixture
 def settings(tmp_path):
     from rag.config import Settings
 

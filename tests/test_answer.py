@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer import Answer
 from rag.errors import AnswerError, ArticleNotFoundError, IndexNotReadyError
-from tests.conftest import SEED, SHARED_EVAL
+from tests.conftest import SEED
 
 DEV_QUESTIONS = [
     "Who represented the US?",
@@ -43,8 +43,8 @@ def test_citations_are_exact_and_markers_resolve(seeded):
         assert Answer.from_dict(json.loads(json.dumps(answer.to_dict()))) == answer
 
 
-def test_citation_integrity_across_many_articles(assistant):
-    rows = [json.loads(line) for line in (SHARED_EVAL / "squad_v1_public.jsonl").open()][:3]
+def test_citation_integrity_across_many_articles(assistant, shared_eval):
+    rows = [json.loads(line) for line in (shared_eval / "squad_v1_public.jsonl").open()][:3]
     for row in rows:
         assistant.index_text(row["article_text"], title=row["title"])
     for row in rows:
@@ -147,10 +147,10 @@ def test_follow_up_and_italy_with_the_real_model(real_seeded):
 
 
 @pytest.mark.slow
-def test_dev_questions_with_the_real_model(real_seeded):
+def test_dev_questions_with_the_real_model(real_seeded, shared_eval):
     from rag.evaluate import run_eval
 
-    metrics = run_eval(SHARED_EVAL / "dev_article.jsonl", real_seeded).metrics()
+    metrics = run_eval(shared_eval / "dev_article.jsonl", real_seeded).metrics()
     assert metrics["support_recall@4"] == 1.0
     assert metrics["false_refusal_rate"] == 0.0
     assert metrics["answer_hit_rate"] >= 0.85
