@@ -53,7 +53,9 @@ class Settings(BaseSettings):
             ".onnx file (onnx backend). Empty means the model bundled by the installed package."
         ),
     )
-    embedding_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
+    embedding_batch_size: int = Field(
+        8, ge=1, description="Texts embedded per model call (8 measured fastest on 2 cores, and half the memory of 32)."
+    )
 
     # --- chunking --------------------------------------------------------------------------
     chunk_size: int = Field(

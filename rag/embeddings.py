@@ -52,7 +52,7 @@ class _LazyModel(Embeddings):
 
     name = "embeddings"
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 8) -> None:
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._loaded = False
@@ -102,7 +102,7 @@ class OnnxEmbeddings(_LazyModel):
 
     name = "all-MiniLM-L6-v2 (onnx int8)"
 
-    def __init__(self, model_file: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model_file: Path | None = None, batch_size: int = 8) -> None:
         super().__init__(batch_size)
         self.model_file = model_file
 
@@ -156,7 +156,7 @@ class SentenceTransformerEmbeddings(_LazyModel):
 
     name = "sentence-transformers"
 
-    def __init__(self, model_dir: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model_dir: Path | None = None, batch_size: int = 8) -> None:
         super().__init__(batch_size)
         self.model_dir = model_dir
 
@@ -187,7 +187,7 @@ class HashingEmbeddings(_LazyModel):
 
     name = "hashing (fake)"
 
-    def __init__(self, dim: int = 384, batch_size: int = 32) -> None:
+    def __init__(self, dim: int = 384, batch_size: int = 8) -> None:
         super().__init__(batch_size)
         self.dim = dim
 
