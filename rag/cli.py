@@ -47,7 +47,16 @@ def index_cmd(
 
     from rag.ingest import expand_paths, is_url
 
+    from rag.remote import index_via_server, running_server
+
     assistant = _assistant(index_dir)
+    server = running_server(assistant.settings)
+    if server:
+        err.print(
+            f"A server ({server}) has this index open: handing the articles to it, so there is one "
+            "writer and its answers include them at once.",
+            highlight=False,
+        )
     total = 0
     for t in targets:
         try:
@@ -59,11 +68,13 @@ def index_cmd(
         TextColumn("{task.description}"), console=err, transient=True, disable=as_json or total < 2,
     ) as progress:
         task = progress.add_task("", total=total)
-        report = assistant.index(
-            *targets,
-            on_progress=lambda name: progress.update(task, advance=1, description=name),
-            on_wait=lambda msg: err.print(f"[yellow]{msg}"),
-        )
+        advance = lambda name: progress.update(task, advance=1, description=name)  # noqa: E731
+        if server:
+            report = index_via_server(server, assistant.settings, targets, on_progress=advance)
+        else:
+            report = assistant.index(
+                *targets, on_progress=advance, on_wait=lambda msg: err.print(f"[yellow]{msg}")
+            )
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
     else:
@@ -213,7 +224,14 @@ def serve_cmd(
     """Serve the chat UI at / and the HTTP API under /v1 (127.0.0.1 by default)."""
     from rag.api import serve
 
-    serve(_assistant(index_dir), host=host, port=port, share=share)
+    assistant = _assistant(index_dir)
+    if assistant.store.writer_active():
+        err.print(
+            "An indexing run holds the index lock; serving what is indexed now. Its articles "
+            "appear in answers as soon as it finishes (no restart needed).",
+            highlight=False,
+        )
+    serve(assistant, host=host, port=port, share=share)
 
 
 def main() -> None:

@@ -359,6 +359,20 @@ class ArticleIndex:
             self._bump_version()
             lock.release()
 
+    def writer_active(self) -> bool:
+        """True when another process holds the single-writer lock right now."""
+        from filelock import FileLock, Timeout
+
+        if self.settings.store == "server" or not (self.dir / LOCK_NAME).exists():
+            return False
+        lock = FileLock(str(self.dir / LOCK_NAME))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
     def _bump_version(self) -> None:
         self.records.set_meta("version", f"{time.time():.6f}-{uuid.uuid4().hex[:8]}")
 
