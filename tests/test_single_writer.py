@@ -57,21 +57,27 @@ def test_reader_process_sees_writes_of_another_process_and_never_fails(tmp_path)
     assert result["chunks"] == sum(a["chunk_count"] for a in articles)
 
 
-def test_a_writer_killed_while_holding_the_lock_does_not_block_the_next(tmp_path):
-    index_dir = tmp_path / "index"
-    index_dir.mkdir()
+def _lock_holder(index_dir, seconds):
+    """A process that takes the writer lock, says so, and sleeps holding it."""
     code = (
-        "import sys, time\n"
+        "import time\n"
         "from rag.config import Settings\n"
         "from rag.store import ArticleIndex\n"
         "from rag.embeddings import HashingEmbeddings\n"
         f"store = ArticleIndex(Settings(index_dir={str(index_dir)!r}, _env_file=None), HashingEmbeddings())\n"
         "with store.write_lock():\n"
         "    print('locked', flush=True)\n"
-        "    time.sleep(120)\n"
+        f"    time.sleep({seconds})\n"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], env=_env(), cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_writer_killed_while_holding_the_lock_does_not_block_the_next(tmp_path):
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    holder = _lock_holder(index_dir, 120)
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
     done = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(SEED), "--index-dir", str(index_dir)],
@@ -83,18 +89,7 @@ def test_a_writer_killed_while_holding_the_lock_does_not_block_the_next(tmp_path
 def test_a_second_writer_waits_and_says_so(tmp_path):
     index_dir = tmp_path / "index"
     index_dir.mkdir()
-    code = (
-        "import time\n"
-        "from rag.config import Settings\n"
-        "from rag.store import ArticleIndex\n"
-        "from rag.embeddings import HashingEmbeddings\n"
-        f"store = ArticleIndex(Settings(index_dir={str(index_dir)!r}, _env_file=None), HashingEmbeddings())\n"
-        "with store.write_lock():\n"
-        "    print('locked', flush=True)\n"
-        "    time.sleep(3)\n"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], env=_env(), cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
+    holder = _lock_holder(index_dir, 3)
     second = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(SEED), "--index-dir", str(index_dir)],
                             env=_env(), capture_output=True, text=True, timeout=120)
     holder.wait(timeout=30)
