@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
 from rag.embeddings import make_embeddings
-from rag.errors import IngestError
+from rag.errors import IngestError, TooLargeError
 from rag.ingest import Article, article_from_bytes, load_sources, slugify
 from rag.store import ArticleIndex, ArticleInfo, IndexReport
 
@@ -110,7 +110,7 @@ class Assistant:
         """Index an uploaded file's bytes (type from the file name)."""
         safe_name = Path(filename).name or "upload.txt"
         if len(data) > self.settings.max_article_bytes:
-            raise IngestError(
+            raise TooLargeError(
                 f"'{safe_name}' is {len(data):,} bytes, over the {self.settings.max_article_bytes:,}-byte "
                 "limit (RAG_MAX_ARTICLE_BYTES)."
             )

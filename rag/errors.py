@@ -9,6 +9,10 @@ class IngestError(RagError):
     """An article could not be read: missing, empty, binary, undecodable, unreachable, too large."""
 
 
+class TooLargeError(IngestError):
+    """An article, upload or download over a configured size limit."""
+
+
 class IndexNotReadyError(RagError):
     """There is no index yet, or it cannot be opened."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-from rag.errors import IngestError
+from rag.errors import IngestError, TooLargeError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -166,7 +166,7 @@ def load_path(path: Path, max_bytes: int) -> Article:
         raise IngestError(f"'{source}' is not a regular file.")
     size = path.stat().st_size
     if size > max_bytes:
-        raise IngestError(
+        raise TooLargeError(
             f"'{source}' is {size:,} bytes, over the {max_bytes:,}-byte limit (RAG_MAX_ARTICLE_BYTES)."
         )
     try:
@@ -239,7 +239,7 @@ def load_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool = 
                     for part in resp.iter_bytes():
                         total += len(part)
                         if total > max_bytes:
-                            raise IngestError(
+                            raise TooLargeError(
                                 f"'{url}' is over the {max_bytes:,}-byte limit (RAG_MAX_ARTICLE_BYTES)."
                             )
                         chunks.append(part)

@@ -25,7 +25,7 @@ def running_server(settings) -> str | None:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     base = f"http://{host}:{settings.port}"
     try:
-        resp = httpx.get(f"{base}/healthz", timeout=0.5)
+        resp = httpx.get(f"{base}/healthz", headers=_headers(settings), timeout=0.5)
         info = resp.json()
     except (httpx.HTTPError, ValueError):
         return None
