@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from rag.api import create_app
+from tests.helpers.server import running_server
 
 QUESTION = "Who represented the US?"
 
@@ -22,30 +18,6 @@ QUESTION = "Who represented the US?"
 def client(seeded):
     with TestClient(create_app(seeded, mount_ui=False)) as c:
         yield c
-
-
-@contextmanager
-def running_server(app, timeout: float = 30):
-    """`app` served by uvicorn on a free loopback port in a background thread; stopped on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=timeout)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def _openai(base_url: str, api_key: str = "not-needed"):
