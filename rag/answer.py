@@ -155,6 +155,9 @@ def type_spans(sentence: str, qtype: str | None, question_words: set[str], names
         matches += list(_ROLE.finditer(sentence))
     for m in matches:
         s, e = m.span(1 if qtype == "place" else 0)
+        # A name at the end of a sentence keeps its own full stop out ("Le Goff.", not "U.S.").
+        while e - s > 2 and sentence[e - 1] in ".,;:" and not sentence[e - 3 : e - 1].startswith("."):
+            e -= 1
         piece = sentence[s:e]
         toks = {stem(w) for w in words(piece)} - {stem(w) for w in STOPWORDS}
         if not toks or toks <= question_words:
