@@ -93,7 +93,7 @@ class Settings(BaseSettings):
 
     # --- ingestion -------------------------------------------------------------------------
     max_article_bytes: int = Field(
-        25_000_000, ge=1, description="Largest file or download accepted for one article."
+        5_000_000, ge=1, description="Largest file or download accepted for one article (bytes)."
     )
     url_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a URL to answer.")
     allow_private_urls: bool = Field(

@@ -1,0 +1,143 @@
+"""Hostile and broken input: each gets a clear error or safe handling, and the index is unchanged."""
+
+import http.server
+import threading
+import time
+
+import pytest
+
+from rag.errors import AnswerError, IngestError, TooLargeError
+from rag.ingest import load_url
+from tests.conftest import write
+
+
+def _snapshot(assistant):
+    return [(c.id, c.start, c.end) for c in assistant.store.chunks()], [a.id for a in assistant.articles()]
+
+
+def test_empty_huge_and_control_character_questions(seeded):
+    with pytest.raises(AnswerError, match="empty"):
+        seeded.ask("")
+    with pytest.raises(AnswerError, match="limit"):
+        seeded.ask("x" * 100_000)
+    answer = seeded.ask("Who\x00 represented\x1b[31m the US?\x07")
+    assert "deputy secretary of state" in answer.text
+
+
+def test_a_20_mb_article_is_refused_with_the_limit_named(seeded, tmp_path):
+    before = _snapshot(seeded)
+    big = tmp_path / "big.txt"
+    big.write_text("The river flooded the valley. " * 700_000)
+    assert big.stat().st_size > 20_000_000
+    report = seeded.index(big)
+    assert report.failed and "RAG_MAX_ARTICLE_BYTES" in report.failed[0][1]
+    with pytest.raises(TooLargeError):
+        seeded.index_bytes(big.read_bytes(), "big.txt")
+    assert _snapshot(seeded) == before
+
+
+def test_html_with_scripts_and_iframes_keeps_only_text(assistant):
+    html = (
+        "<html><body><iframe src='https://evil.example/'></iframe><script>steal()</script>"
+        "<article><p>" + "The old mill was restored by volunteers over three summers. " * 4 + "</p>"
+        "<p onclick='steal()'>It now grinds flour for the village bakery.</p></article></body></html>"
+    )
+    assistant.index_bytes(html.encode(), "mill.html")
+    text = assistant.article("mill").text
+    assert "steal()" not in text and "iframe" not in text and "evil.example" not in text
+    assert "grinds flour" in text
+
+
+def test_encrypted_pdf_is_refused(tmp_path, seeded):
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "locked.pdf"
+    enc = pdfencrypt.StandardEncryption("user-secret", ownerPassword="owner-secret", strength=128)
+    c = canvas.Canvas(str(path), encrypt=enc)
+    c.drawString(72, 720, "Secret minutes of the council.")
+    c.save()
+    before = _snapshot(seeded)
+    report = seeded.index(path)
+    assert report.failed and "encrypted" in report.failed[0][1]
+    assert _snapshot(seeded) == before
+
+
+def test_upload_names_cannot_traverse_paths(assistant, tmp_path):
+    report = assistant.index_bytes(b"The ferry runs hourly in summer.", "../../../etc/passwd.txt")
+    assert report.added == ["passwd"]
+    info = assistant.articles()[0]
+    assert info.source == "upload:passwd.txt"
+    assert not (tmp_path / "etc").exists()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path == "/slow":
+            time.sleep(3)
+        if self.path == "/to-file":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
+            return
+        if self.path == "/to-private":
+            self.send_response(302)
+            self.send_header("Location", "http://10.0.0.1/internal")
+            self.end_headers()
+            return
+        body = b"<html><body><p>" + b"The lighthouse was repainted white and red this spring. " * 5 + b"</p></body></html>"
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client under test gave up (the timeout case)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_site():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_urls_time_out_and_redirects_are_checked(local_site):
+    with pytest.raises(IngestError, match="did not answer within"):
+        load_url(f"{local_site}/slow", timeout=0.5, max_bytes=10**6, allow_private=True)
+    with pytest.raises(IngestError, match="only http and https"):
+        load_url(f"{local_site}/to-file", timeout=2, max_bytes=10**6, allow_private=True)
+    article = load_url(f"{local_site}/page", timeout=2, max_bytes=10**6, allow_private=True)
+    assert "lighthouse was repainted" in article.text
+
+
+def test_private_addresses_are_refused_unless_allowed(local_site):
+    with pytest.raises(IngestError, match="non-public address"):
+        load_url(f"{local_site}/page", timeout=2, max_bytes=10**6)
+    with pytest.raises(IngestError, match="too large|over the"):
+        load_url(f"{local_site}/page", timeout=2, max_bytes=10, allow_private=True)
+
+
+def test_redirect_to_a_private_address_is_refused(local_site, monkeypatch):
+    """The first hop is allowed (a public site, simulated); the redirect to 10.0.0.1 is not."""
+    import rag.ingest as ingest
+
+    real = ingest._check_public_host
+    calls = []
+
+    def first_hop_public(url, allow_private):
+        calls.append(url)
+        return None if len(calls) == 1 else real(url, allow_private)
+
+    monkeypatch.setattr(ingest, "_check_public_host", first_hop_public)
+    with pytest.raises(IngestError, match="non-public address 10.0.0.1"):
+        load_url(f"{local_site}/to-private", timeout=2, max_bytes=10**6)
