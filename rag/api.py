@@ -658,26 +658,20 @@ def create_app(assistant: Assistant, *, mount_ui: bool = True) -> FastAPI:
 def _mount_ui(app: FastAPI, assistant: Assistant) -> bool:
     """Mount `ui.app.build_app(assistant)` at / (after every API route, which it would shadow)."""
     try:
-        from ui.app import build_app
+        from ui.app import CSS, build_app, theme, ui_auth
     except ImportError as exc:
         log.warning("The chat UI is not mounted (ui.app cannot be imported: %s); serving the API only.", exc)
         return False
     import gradio as gr
 
-    auth = None
-    if assistant.settings.ui_auth:
-        user, sep, password = assistant.settings.ui_auth.partition(":")
-        if not (sep and user and password):
-            raise RagError(
-                "RAG_UI_AUTH must look like 'user:password': fix it, or unset it to serve the UI without a login."
-            )
-        auth = (user, password)
     gr.mount_gradio_app(
         app,
         build_app(assistant),
         path="/",
-        auth=auth,
+        auth=ui_auth(assistant.settings),
         max_file_size=assistant.settings.max_upload_bytes,
+        theme=theme(),
+        css=CSS,
     )
     return True
 

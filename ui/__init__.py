@@ -1,0 +1,1 @@
+"""The Gradio chat UI of article-chat (`ui.app.build_app`)."""

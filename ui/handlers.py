@@ -1,0 +1,216 @@
+"""What the chat page shows, as pure functions of the assistant and the user's input.
+
+Every piece of article text that reaches the page goes through `html.escape` here: an article
+containing `<script>` or markup renders as text.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.answer import Answer
+from rag.errors import RagError
+
+log = logging.getLogger(__name__)
+
+ALL_ARTICLES = "All articles"
+CONTEXT_CHARS = 280  # article text shown on each side of a cited sentence
+EXAMPLES = [
+    "Who represented the US?",
+    "Which German leader attended?",
+    "What did Macron lament about Russia?",
+    "What weapons system did Germany refuse to send?",
+]
+ARTICLE_COLUMNS = ["id", "title", "chunks", "characters", "source"]
+
+
+def friendly_error(exc: BaseException) -> str:
+    """The message a user sees: ours as they are, anything else generic (and logged)."""
+    if isinstance(exc, RagError):
+        return str(exc)
+    log.exception("unexpected error in the UI", exc_info=exc)
+    return "Something went wrong on the server; the error was logged. Nothing indexed was lost."
+
+
+def _escape_markdown(text: str) -> str:
+    """Article text inside a Markdown chat message: HTML escaped, our own markers kept."""
+    return html.escape(text, quote=False)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message: escaped text, `[n]` linked to its source card, refusals marked."""
+    text = _escape_markdown(answer.text)
+    text = re.sub(r"(?<!\\)\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", text)
+    if answer.refused:
+        text = f"⚠️ *Not answered.* {text}"
+    notes = []
+    if answer.query:
+        notes.append(f"Searched for: “{_escape_markdown(answer.query)}”")
+    if answer.notice:
+        notes.append(_escape_markdown(answer.notice))
+    if notes:
+        text += "\n\n" + "\n\n".join(f"<sub>{n}</sub>" for n in notes)
+    return text
+
+
+def _context(text: str, start: int, end: int, mark_start: int | None, mark_end: int | None) -> str:
+    """Escaped article text around [start, end) with the quote in <mark> and the span in <strong>."""
+    left = max(0, start - CONTEXT_CHARS)
+    right = min(len(text), end + CONTEXT_CHARS)
+    left = text.rfind(" ", 0, start - CONTEXT_CHARS) + 1 if left else 0
+    quote = html.escape(text[start:end])
+    if mark_start is not None and mark_end is not None and start <= mark_start < mark_end <= end:
+        quote = (
+            html.escape(text[start:mark_start])
+            + "<strong>" + html.escape(text[mark_start:mark_end]) + "</strong>"
+            + html.escape(text[mark_end:end])
+        )
+    before = ("…" if left > 0 else "") + html.escape(text[left:start])
+    after = html.escape(text[end:right]) + ("…" if right < len(text) else "")
+    return f"{before}<mark>{quote}</mark>{after}".replace("\n", "<br>")
+
+
+def sources_html(assistant, answer: Answer | None) -> str:
+    """The sources panel: each cited passage in context, or the nearest passages of a refusal."""
+    if answer is None:
+        return "<div class='sources-empty'>Cited passages appear here.</div>"
+    cards = []
+    if answer.citations:
+        cards.append("<h3>Sources</h3>")
+        for c in answer.citations:
+            try:
+                text = assistant.article(c.article_id).text
+                body = _context(text, c.start, c.end, c.highlight_start, c.highlight_end)
+            except RagError:
+                body = f"<mark>{html.escape(c.quote)}</mark>"
+            cards.append(
+                f"<div class='source-card' id='source-{c.n}'>"
+                f"<div class='source-head'><span class='source-n'>[{c.n}]</span> "
+                f"<b>{html.escape(c.title)}</b> <code>{html.escape(c.article_id)}</code></div>"
+                f"<div class='source-body'>{body}</div>"
+                f"<div class='source-meta'>{html.escape(c.source)} · characters {c.start}–{c.end}</div></div>"
+            )
+    elif answer.passages:
+        cards.append("<h3>Nearest passages (not cited)</h3>")
+        cards.append("<p class='refused-note'>The articles do not support an answer; these passages came closest.</p>")
+        for p in answer.passages[:4]:
+            cards.append(
+                f"<div class='source-card nearest'><div class='source-head'><b>{html.escape(p.title)}</b> "
+                f"<code>{html.escape(p.article_id)}</code></div>"
+                f"<div class='source-body'>{html.escape(p.text)}</div></div>"
+            )
+    else:
+        cards.append("<div class='sources-empty'>No passages.</div>")
+    return "<div class='sources'>" + "".join(cards) + "</div>"
+
+
+def scope_choices(assistant) -> list[str]:
+    return [ALL_ARTICLES] + [a.id for a in assistant.articles()]
+
+
+def _scope(value: str | None) -> str | None:
+    return None if not value or value == ALL_ARTICLES else value
+
+
+def respond(assistant, message: str, history: list[dict] | None, scope: str | None) -> Iterator[tuple[list[dict], str]]:
+    """Stream one answer into the chat: yields (chat messages, sources panel) as it goes."""
+    history = list(history or [])
+    prior = [{"role": m["role"], "content": m["content"]} for m in history if isinstance(m.get("content"), str)]
+    history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+    try:
+        partial = ""
+        for piece in assistant.stream(message, article=_scope(scope), history=_plain_history(prior)):
+            if isinstance(piece, Answer):
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece)}
+                yield history, sources_html(assistant, piece)
+                return
+            partial += piece
+            history[-1] = {"role": "assistant", "content": _escape_markdown(partial)}
+            yield history, sources_html(assistant, None)
+    except Exception as exc:  # shown as a message, never a stack trace
+        history[-1] = {"role": "assistant", "content": f"⚠️ {_escape_markdown(friendly_error(exc))}"}
+        yield history, sources_html(assistant, None)
+
+
+def _plain_history(messages: list[dict]) -> list[dict]:
+    """The chat as the assistant reads it: our Markdown links and notes turned back into text."""
+    out = []
+    for m in messages:
+        text = re.sub(r"\[\[(\d+)\]\]\(#source-\d+\)", r"[\1]", m["content"])
+        text = re.sub(r"\n\n<sub>.*", "", text, flags=re.S)
+        out.append({"role": m["role"], "content": html.unescape(text)})
+    return out
+
+
+def article_rows(assistant) -> list[list]:
+    return [[a.id, a.title, a.chunk_count, a.chars, a.source] for a in assistant.articles()]
+
+
+def _summary(report) -> str:
+    lines = [report.summary()]
+    lines += [f"⚠️ {html.escape(msg)}" for _, msg in report.failed]
+    return "\n\n".join(lines)
+
+
+def add_upload(assistant, path: str | None, max_bytes: int) -> str:
+    """Index an uploaded file (its temporary path from Gradio)."""
+    if not path:
+        return "Choose a file first (.txt, .md, .html or .pdf)."
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            return (f"⚠️ '{html.escape(file.name)}' is {size:,} bytes, over the {max_bytes:,}-byte upload limit "
+                    "(RAG_MAX_UPLOAD_BYTES): nothing was indexed.")
+        return _summary(assistant.index_bytes(file.read_bytes(), file.name))
+    except Exception as exc:
+        return f"⚠️ {html.escape(friendly_error(exc))}"
+
+
+def add_text(assistant, text: str | None, title: str | None, max_bytes: int) -> str:
+    """Index pasted text."""
+    if not text or not text.strip():
+        return "Paste the article text first."
+    if len(text.encode("utf-8")) > max_bytes:
+        return f"⚠️ The text is over the {max_bytes:,}-byte upload limit (RAG_MAX_UPLOAD_BYTES): nothing was indexed."
+    try:
+        return _summary(assistant.index_text(text, title=(title or "").strip() or None))
+    except Exception as exc:
+        return f"⚠️ {html.escape(friendly_error(exc))}"
+
+
+def add_url(assistant, url: str | None) -> str:
+    """Fetch and index a web page or PDF."""
+    if not url or not url.strip():
+        return "Give an http(s) URL first."
+    try:
+        return _summary(assistant.index(url.strip()))
+    except Exception as exc:
+        return f"⚠️ {html.escape(friendly_error(exc))}"
+
+
+def reindex(assistant, article_id: str | None) -> str:
+    """Index an article again from its source file or URL (unchanged ones are skipped)."""
+    if not article_id or article_id == ALL_ARTICLES:
+        return "Choose an article to re-index."
+    try:
+        article = assistant.article(article_id)
+        if article.source.startswith(("upload:", "pasted:")):
+            return f"'{html.escape(article_id)}' was uploaded or pasted: upload it again to update it."
+        return _summary(assistant.index(article.source))
+    except Exception as exc:
+        return f"⚠️ {html.escape(friendly_error(exc))}"
+
+
+def remove(assistant, article_id: str | None) -> str:
+    if not article_id or article_id == ALL_ARTICLES:
+        return "Choose an article to remove."
+    try:
+        report = assistant.remove(article_id)
+        return f"Removed {html.escape(article_id)} ({report.chunks_deleted} chunks)."
+    except Exception as exc:
+        return f"⚠️ {html.escape(friendly_error(exc))}"
