@@ -1,0 +1,101 @@
+"""The chat page's handlers: what each component shows, escaped, with clear messages for errors."""
+
+import re
+
+from rag.answer import Answer
+from ui import handlers
+from ui.app import build_app
+
+
+def _final(seeded, question, history=None, scope=handlers.ALL_ARTICLES):
+    *_, (messages, panel) = handlers.respond(seeded, question, history or [], scope)
+    return messages, panel
+
+
+def test_an_answer_streams_and_links_its_markers_to_source_cards(seeded):
+    steps = list(handlers.respond(seeded, "Who represented the US?", [], handlers.ALL_ARTICLES))
+    assert len(steps) > 2, "the answer arrives in pieces"
+    messages, panel = steps[-1]
+    assert messages[0] == {"role": "user", "content": "Who represented the US?"}
+    reply = messages[-1]["content"]
+    assert "deputy secretary of state" in reply
+    assert "[[1]](#source-1)" in reply
+    assert "id='source-1'" in panel
+    assert re.search(r"<mark>[^<]*deputy secretary of state", panel)
+    assert "Paris summit on Ukraine" in panel
+
+
+def test_a_refusal_looks_different_and_shows_nearest_passages(seeded):
+    messages, panel = _final(seeded, "What is the capital of Australia?")
+    assert messages[-1]["content"].startswith("⚠️ *Not answered.*")
+    assert "Nearest passages (not cited)" in panel
+    assert "<mark>" not in panel
+
+
+def test_follow_ups_use_the_chat_history(seeded):
+    messages, _ = _final(seeded, "Who represented the US?")
+    messages, _ = _final(seeded, "And Italy?", history=messages)
+    assert "Searched for: “Who represented Italy?”" in messages[-1]["content"]
+
+
+def test_article_html_is_escaped_everywhere(assistant):
+    assistant.index_text(
+        "<script>alert(1)</script> The cat sat on the mat in the <b>old</b> barn.", title="<i>Cats</i>"
+    )
+    messages, panel = _final(assistant, "Where did the cat sit?")
+    assert "<script>" not in panel and "<script>" not in messages[-1]["content"]
+    assert "&lt;script&gt;" in panel
+    assert "&lt;i&gt;Cats&lt;/i&gt;" in panel
+    assert "<b>old</b>" not in panel
+
+
+def test_errors_are_messages_not_stack_traces(seeded):
+    messages, _ = _final(seeded, "Who?", scope="no-such-article")
+    reply = messages[-1]["content"]
+    assert reply.startswith("⚠️") and "No article 'no-such-article'" in reply
+    assert "Traceback" not in reply
+
+
+def test_upload_over_the_limit_is_refused_and_changes_nothing(seeded, tmp_path):
+    before = handlers.article_rows(seeded)
+    big = tmp_path / "big.txt"
+    big.write_text("Words. " * 1000)
+    message = handlers.add_upload(seeded, str(big), max_bytes=100)
+    assert "upload limit" in message and "nothing was indexed" in message
+    assert handlers.article_rows(seeded) == before
+
+
+def test_add_upload_paste_and_url_report_clearly(seeded, tmp_path):
+    story = tmp_path / "harbour.txt"
+    story.write_text("The harbour of Brest reopened on Tuesday after two years of repairs.")
+    assert "1 added" in handlers.add_upload(seeded, str(story), max_bytes=10**6)
+    assert "1 added" in handlers.add_text(seeded, "The tram line opens in May.", "Tram", max_bytes=10**6)
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"\x00\x01\x02")
+    assert "binary" in handlers.add_upload(seeded, str(binary), max_bytes=10**6)
+    assert "only http and https" in handlers.add_url(seeded, "ftp://example.com/x")
+    assert "Paste the article text first" in handlers.add_text(seeded, "  ", None, max_bytes=10**6)
+    ids = [row[0] for row in handlers.article_rows(seeded)]
+    assert {"harbour", "tram", "paris-summit-on-ukraine"} <= set(ids)
+    assert handlers.scope_choices(seeded)[0] == handlers.ALL_ARTICLES
+
+
+def test_remove_and_reindex_update_the_table(seeded):
+    assert "1 skipped" in handlers.reindex(seeded, "paris-summit-on-ukraine")
+    assert "Removed paris-summit-on-ukraine" in handlers.remove(seeded, "paris-summit-on-ukraine")
+    assert handlers.article_rows(seeded) == []
+    assert "No article" in handlers.remove(seeded, "paris-summit-on-ukraine")
+
+
+def test_sources_panel_placeholders():
+    answer = Answer(question="q", text="x", refused=True)
+    assert "No passages" in handlers.sources_html(None, answer)
+    assert "appear here" in handlers.sources_html(None, None)
+
+
+def test_build_app_makes_blocks_without_launching(seeded):
+    import gradio as gr
+
+    app = build_app(seeded)
+    assert isinstance(app, gr.Blocks)
+    assert not getattr(app, "is_running", False)

@@ -1,0 +1,64 @@
+"""The chat in a real browser: Debian's Chromium driven by Playwright against a server on loopback."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SEED
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_ask_see_sources_upload_and_ask_again(seeded, browser_page, tmp_path):
+    from rag.api import create_app
+    from tests.helpers.server import running_server
+
+    page = browser_page
+    with running_server(create_app(seeded)) as url:
+        page.goto(url + "/", wait_until="domcontentloaded")
+        page.locator("#question textarea").fill("Who represented the US?")
+        page.locator("#ask").click()
+        page.wait_for_selector("#sources mark")
+        page.wait_for_function(
+            "document.querySelector('#chat').innerText.includes('deputy secretary of state')"
+        )
+        assert "deputy secretary of state" in page.locator("#sources mark").first.inner_text()
+        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+
+        # Upload a small article in the Articles tab, then ask about it.
+        story = tmp_path / "harbour-news.txt"
+        story.write_text("The harbour of Brest reopened on Tuesday. The new harbour master is Yann Le Goff.")
+        page.get_by_role("tab", name="Articles").click()
+        page.locator("#upload input[type=file]").set_input_files(str(story))
+        page.locator("#index-file").click()
+        page.wait_for_function("document.querySelector('#index-status').innerText.includes('1 added')")
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#new-chat").click()
+        page.locator("#question textarea").fill("Who is the new harbour master?")
+        page.locator("#ask").click()
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('Yann Le Goff')")
+        assert "harbour-news" in page.locator("#sources").inner_text()
+    assert [a.id for a in seeded.articles() if a.id == "harbour-news"]
+    assert SEED.exists()
