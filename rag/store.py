@@ -29,6 +29,23 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 LOCK_NAME = ".write.lock"
+# Chroma turns a `get` into one SQLite statement with a variable per id, and SQLite allows
+# 32,766 of them: an index of some 30,000 chunks or more fails to load in one call ("too many
+# SQL variables"). Reads and deletes go in pages of this many ids.
+PAGE = 5_000
+
+
+def _pages(collection, **query):
+    """Yield `collection.get(**query)` results a page at a time (see PAGE)."""
+    offset = 0
+    while True:
+        got = collection.get(limit=PAGE, offset=offset, **query)
+        if not got["ids"]:
+            return
+        yield got
+        if len(got["ids"]) < PAGE:
+            return
+        offset += PAGE
 
 
 @dataclass(frozen=True)
@@ -307,12 +324,12 @@ class ArticleIndex:
             return []
         collection = self.vector_store._collection  # noqa: SLF001 - langchain-chroma exposes no bulk read
         where = {"article_id": article_id} if article_id else None
-        got = collection.get(where=where, include=["documents", "metadatas"])
         chunks = [
             StoredChunk(
                 id=cid, article_id=m["article_id"], title=m["title"], source=m["source"],
                 index=int(m["chunk_index"]), start=int(m["start"]), end=int(m["end"]), text=doc,
             )
+            for got in _pages(collection, where=where, include=["documents", "metadatas"])
             for cid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]
         chunks.sort(key=lambda c: (c.article_id, c.index))
@@ -398,13 +415,13 @@ class ArticleIndex:
     def _repair(self) -> int:
         """Delete vectors that no record covers (left by a run killed between its two writes)."""
         collection = self.vector_store._collection  # noqa: SLF001
-        stored_ids = set(collection.get(include=[])["ids"])
+        stored_ids = {cid for got in _pages(collection, include=[]) for cid in got["ids"]}
         if not stored_ids:
             return 0
         known = set(self.record_manager.list_keys())
         orphans = sorted(stored_ids - known)
-        if orphans:
-            collection.delete(ids=orphans)
+        for start in range(0, len(orphans), PAGE):
+            collection.delete(ids=orphans[start : start + PAGE])
         return len(orphans)
 
     def _unique_id(self, article: Article) -> str:

@@ -105,3 +105,21 @@ def test_index_text_and_bytes(assistant):
     assistant.index_bytes(b"<html><body><p>The museum reopens in June after works.</p></body></html>", "m.html")
     ids = {a.id for a in assistant.articles()}
     assert ids == {"ferry-timetable", "m"}
+
+
+def test_large_indexes_are_read_in_pages(seeded, tmp_path, monkeypatch):
+    """Chroma fails on one `get` of 30,000+ ids ("too many SQL variables"): reads go in pages."""
+    import rag.store
+
+    monkeypatch.setattr(rag.store, "PAGE", 2)
+    seeded.index(write(tmp_path / "more.txt", "A second article. It has a few sentences. About rivers and hills."))
+    chunks = seeded.store.chunks()
+    assert len(chunks) == seeded.store.count_chunks() > 2 * rag.store.PAGE
+    assert len({c.id for c in chunks}) == len(chunks)
+    seeded.store.vector_store._collection.add(
+        ids=["orphan-1", "orphan-2", "orphan-3"], documents=["x"] * 3, embeddings=[[0.1] * 384] * 3,
+        metadatas=[{"article_id": "more", "title": "t", "source": "s", "chunk_index": 99, "start": 0, "end": 1}] * 3,
+    )
+    assert seeded.store._repair() == 3
+    assert seeded.store.count_chunks() == len(chunks)
+    assert "deputy secretary of state" in seeded.ask("Who represented the US?").text
