@@ -1,0 +1,186 @@
+"""The benchmark: its metrics on hand-made answers, the tutorial baseline, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.runner import CachedEmbeddings, citation_precision, passage_precision, summarize
+from rag.answer import Answer, Citation
+from rag.evaluate import Question, Report, score_answer
+
+PARAGRAPHS = [
+    "The Harbour Bridge of Norvik was opened in 1931 by Mayor Elena Strand. It carries a railway and "
+    "four lanes of traffic across the estuary. Its steel arch spans 503 metres, and it was painted grey "
+    "to hide the soot of the steam engines.",
+    "Before the bridge, a ferry run by the Lund family crossed the estuary every half hour. The ferry "
+    "stopped in 1932, a year after the opening, when its last captain, Oskar Lund, retired to Bergholm.",
+    "In 1988 the city added a cycle path on the eastern side. Some 12,000 cyclists now use it every day, "
+    "according to the city council, which counts them with sensors set into the deck.",
+    "The bridge is closed one night a year for inspection. Engineers climb the arch and check each of "
+    "its 6,000 rivets; the last major repair, in 2015, replaced the expansion joints at both ends.",
+] * 5
+ARTICLE = "\n\n".join(PARAGRAPHS)
+
+
+def cite(quote: str, n: int = 1) -> Citation:
+    return Citation(n=n, article_id="a", title="A", source="s", chunk_id=f"c{n}", quote=quote,
+                    start=0, end=len(quote), score=1.0)
+
+
+def q(answers, support=None, answerable=True, qid="q") -> Question:
+    return Question(qid, "Who opened the bridge?", list(answers), list(support if support is not None else answers), answerable)
+
+
+# --- metrics through the functions the benchmark uses --------------------------------------------
+def test_a_cited_gold_answer_is_a_hit_at_rank_1_with_its_citation_precision():
+    sentence = "The bridge was opened in 1931 by Mayor Elena Strand."
+    answer = Answer("Who opened the bridge?", f"{sentence} [1]", citations=[cite(sentence)])
+    question = q(["Elena Strand"])
+    outcome = score_answer(question, answer, 0.01)
+    assert outcome.hit and outcome.cited_support and outcome.support_rank == 1
+    assert outcome.cited_chars == len(sentence)
+    assert citation_precision(question, answer) == pytest.approx(len("Elena Strand") / len(sentence))
+    assert passage_precision(question, answer) == 1.0
+
+
+def test_answers_are_normalised_before_matching():
+    # Case, punctuation and the articles a/an/the do not matter (SQuAD's normalisation).
+    answer = Answer("?", "It was THE Harbour-Bridge, of course. [1]", citations=[cite("It was THE Harbour-Bridge.")])
+    outcome = score_answer(q(["the harbour bridge!"]), answer, 0.0)
+    assert outcome.hit and outcome.support_rank == 1
+
+
+def test_a_miss_has_no_rank_and_no_citation_precision():
+    answer = Answer("?", "The ferry stopped in 1932. [1]", citations=[cite("The ferry stopped in 1932.")])
+    question = q(["Elena Strand"])
+    outcome = score_answer(question, answer, 0.0)
+    assert not outcome.hit and outcome.support_rank is None and not outcome.cited_support
+    assert citation_precision(question, answer) is None
+    assert passage_precision(question, answer) == 0.0
+
+
+def test_support_found_later_in_the_evidence_counts_at_its_rank():
+    answer = Answer("?", "x", citations=[cite("The ferry stopped.", 1), cite("Noise.", 2), cite("Mayor Elena Strand opened it.", 3)])
+    question = q(["Elena Strand"])
+    assert score_answer(question, answer, 0.0).support_rank == 3
+    assert passage_precision(question, answer) == pytest.approx(1 / 3)
+
+
+def test_citation_precision_counts_the_support_once_over_all_cited_characters():
+    quote = "Mayor Elena Strand opened it."
+    answer = Answer("?", quote, citations=[cite(quote, 1), cite(quote, 2)])
+    question = q(["Strand", "Elena Strand"])  # the longest support string found counts
+    assert citation_precision(question, answer) == pytest.approx(len("Elena Strand") / (2 * len(quote)))
+
+
+def test_refusals_count_for_unanswerable_and_against_answerable_questions():
+    refusal = Answer("?", "The articles do not say.", refused=True)
+    guess = Answer("?", "Oskar Lund. [1]", citations=[cite("Oskar Lund retired.")])
+    report = Report(name="t")
+    cases = [
+        (q([], answerable=False, qid="u1"), refusal),   # right: refused
+        (q([], answerable=False, qid="u2"), guess),     # wrong: answered the unanswerable
+        (q(["Elena Strand"], qid="a1"), refusal),       # false refusal
+        (q(["Oskar Lund"], qid="a2"), guess),           # hit
+    ]
+    precisions, passages = [], []
+    for question, answer in cases:
+        report.outcomes.append(score_answer(question, answer, 0.002))
+        precisions.append(citation_precision(question, answer))
+        passages.append(passage_precision(question, answer))
+    m = summarize(report, precisions, passages)
+    assert m["refusal_accuracy"] == 0.5
+    assert m["false_refusal_rate"] == 0.5
+    assert m["answer_hit_rate"] == 0.5
+    assert m["citation_precision"] == pytest.approx(round(len("Oskar Lund") / len("Oskar Lund retired."), 4))
+    assert m["citation_precision_n"] == 1
+    assert citation_precision(cases[0][0], refusal) is None
+
+
+# --- the baseline ---------------------------------------------------------------------------------
+def test_the_tutorial_baseline_cites_its_top_4_chunks_and_never_refuses(tmp_path):
+    from bench.baseline import TutorialBaseline
+    from rag.embeddings import HashingEmbeddings
+    from rag.ingest import Article
+
+    article = Article(id="bridge", title="Harbour Bridge", source="test", text=ARTICLE)
+    baseline = TutorialBaseline(tmp_path / "chroma", HashingEmbeddings()).warm_up()
+    chunks = baseline.index_articles([article])
+    assert chunks == baseline.count_chunks() >= 5
+    answer = baseline.ask("Who opened the Harbour Bridge in 1931?")
+    assert not answer.refused and len(answer.citations) == 4
+    assert answer.text == answer.citations[0].quote
+    for c in answer.citations:
+        assert len(c.quote) <= 1000
+        assert ARTICLE[c.start : c.end] == c.quote
+    outcome = score_answer(q(["Elena Strand"]), answer, 0.0)
+    assert outcome.cited_chars == sum(len(c.quote) for c in answer.citations)
+
+
+def test_cached_embeddings_embed_each_distinct_text_once():
+    from rag.embeddings import HashingEmbeddings
+
+    inner = HashingEmbeddings()
+    cached = CachedEmbeddings(inner, {})
+    first = cached.embed_documents(["a b", "c d", "a b"])
+    again = cached.embed_documents(["c d", "a b"])
+    assert cached.misses == 2
+    assert first[0] == first[2] == again[1] == pytest.approx(inner.embed_documents(["a b"])[0])
+    assert cached.name == inner.name
+
+
+# --- a tiny run of `python -m bench`, fake embeddings ----------------------------------------------
+def test_a_tiny_run_writes_both_systems_metrics(tmp_path):
+    from bench.__main__ import main
+
+    squad = tmp_path / "tiny_squad.jsonl"
+    squad.write_text(json.dumps({
+        "title": "Harbour_Bridge",
+        "article_text": ARTICLE,
+        "questions": [
+            {"id": "t1", "question": "Who opened the Harbour Bridge?", "answers": ["Elena Strand"], "paragraph_index": 0},
+            {"id": "t2", "question": "When did the ferry stop?", "answers": ["1932"], "paragraph_index": 1},
+            {"id": "t3", "question": "Who designed the tunnel?", "answers": [], "paragraph_index": 2,
+             "is_impossible": True, "plausible_answers": ["Oskar Lund"]},
+        ],
+    }) + "\n", encoding="utf-8")
+    article = tmp_path / "bridge.md"
+    article.write_text("# Harbour Bridge\n\n" + ARTICLE, encoding="utf-8")
+    dev = tmp_path / "tiny_dev.jsonl"
+    dev.write_text(json.dumps({
+        "id": "d1", "question": "How many cyclists use the path every day?", "answers": ["12,000"],
+        "support": ["Some 12,000 cyclists now use it every day"], "answerable": True,
+    }) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+
+    code = main([
+        "--data", str(squad), str(dev), "--articles", str(article), "--fake-embeddings", "--out", str(out),
+        "--scale", "1", "2", "--scale-data", str(squad), "--scale-questions", "2", "--cold-runs", "1",
+    ])
+    assert code == 0
+    result = json.loads((out / "bench.json").read_text())
+    assert set(result["systems"]) == {"ours", "baseline"}
+    for system in ("ours", "baseline"):
+        files = result["systems"][system]["files"]
+        assert set(files) == {"tiny_squad.jsonl", "tiny_dev.jsonl"}
+        m = files["tiny_squad.jsonl"]["metrics"]
+        for key in ("support_recall@1", "support_recall@4", "answer_hit_rate", "citation_precision", "passage_precision",
+                    "mean_cited_chars", "refusal_accuracy", "false_refusal_rate", "latency_p50_ms", "latency_p95_ms"):
+            assert key in m
+        assert (m["answerable"], m["unanswerable"]) == (2, 1)
+        assert files["tiny_squad.jsonl"]["chunks"] > 0 and files["tiny_squad.jsonl"]["peak_rss_mb"] > 0
+        assert files["tiny_dev.jsonl"]["metrics"]["questions"] == 1
+        cold = result["systems"][system]["cold_start"]
+        assert cold["wall_s"] > 0 and cold["peak_rss_mb"] > 0
+    assert result["systems"]["baseline"]["files"]["tiny_squad.jsonl"]["metrics"]["refusal_accuracy"] == 0.0
+    points = result["scale"]["points"]
+    assert [p["articles"] for p in points] == [1, 2]
+    assert points[1]["chunks"] == 2 * points[0]["chunks"]
+    assert points[1]["embedded_chunks"] == 0  # repeats came from the cache
+    assert (out / "bench-ours-tiny_squad.jsonl").exists()
+    pytest.importorskip("matplotlib")
+    for name in ("bench_quality.png", "bench_cost.png", "bench_scale.png"):
+        assert (out / name).stat().st_size > 0
