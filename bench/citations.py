@@ -1,0 +1,93 @@
+"""How often the LLM citation checker (rag/llm.py) keeps a citation it should keep, and one it should drop.
+
+No LLM runs here: claims are written the way an LLM answers a SQuAD question, "<question without
+its question word>: <answer>." ("represented the US: a deputy secretary of state."), and cited to
+a retrieved passage. Three kinds per question:
+
+- supported: the gold answer, cited to the retrieved passage that contains it (should be kept);
+- wrong passage: the gold answer, cited to another retrieved passage without it (should be dropped);
+- wrong answer: another question's gold answer from the same article, not in the cited passage,
+  cited to the passage that holds the real answer (should be dropped; the hardest case, as the claim
+  shares the question's words with the passage).
+
+Run: python -m bench.citations [--articles 12] [--per-article 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import tempfile
+from pathlib import Path
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.evaluate import _contains, load_file
+from rag.ingest import Article
+from rag.llm import CitationChecker
+
+EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+_QWORD = re.compile(r"^\s*(?:who|whom|whose|what|which|when|where|why|how(?: many| much)?)\s+(?:is|was|are|were|did|does|do)?\s*", re.I)
+
+
+def claim(question: str, answer: str) -> str:
+    return f"{_QWORD.sub('', question).rstrip('?. ')}: {answer}."
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.citations", description=__doc__)
+    ap.add_argument("--data", type=Path, default=EVAL / "squad_v1_public.jsonl")
+    ap.add_argument("--articles", type=int, default=12, help="first N articles of the file")
+    ap.add_argument("--per-article", type=int, default=25, help="questions sampled per article")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    raw, questions = load_file(args.data)
+    raw = raw[: args.articles]
+    # The questions of a SQuAD-format file follow its articles, one line per article.
+    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    article_of = {q["id"]: a["id"] for a, row in zip(raw, rows) for q in row["questions"]}
+    rng = random.Random(args.seed)
+    by_article: dict[str, list] = {}
+    for q in questions:
+        if q.id in article_of and q.answerable:
+            by_article.setdefault(article_of[q.id], []).append(q)
+
+    assistant = Assistant(Settings(_env_file=None, index_dir=Path(tempfile.mkdtemp(prefix="rag-cite-")) / "index"))
+    assistant.index_articles(Article(id=a["id"], title=a["title"], source="bench", text=a["text"]) for a in raw)
+    pipeline = assistant._answer_pipeline()  # noqa: SLF001 - a benchmark looks inside
+    checker = CitationChecker(assistant.embeddings)
+
+    kept = {"supported": [0, 0], "wrong passage": [0, 0], "wrong answer": [0, 0]}
+    for aid, qs in by_article.items():
+        for q in rng.sample(qs, min(args.per_article, len(qs))):
+            hits = pipeline.retriever.retrieve(q.question, article=aid, k=assistant.settings.k,
+                                               query_vector=assistant.embeddings.embed_query(q.question))
+            right = next((n for n, h in enumerate(hits, 1) if _contains(h.chunk.text, q.answers)), None)
+            if right is None:
+                continue
+            gold = q.answers[0]
+
+            def check(kind: str, text: str, n: int) -> None:
+                sup = checker.support(claim(q.question, text), n, hits[n - 1], pipeline.corpus, q.question)
+                kept[kind][0] += bool(sup and sup.supported)
+                kept[kind][1] += 1
+
+            check("supported", gold, right)
+            other = next((n for n, h in enumerate(hits, 1) if not _contains(h.chunk.text, q.answers)), None)
+            if other is not None:
+                check("wrong passage", gold, other)
+            wrong = [o.answers[0] for o in qs if o.id != q.id and not _contains(hits[right - 1].chunk.text, o.answers)]
+            if wrong:
+                check("wrong answer", rng.choice(wrong), right)
+
+    print(f"{args.data.name}, {len(by_article)} articles, up to {args.per_article} questions each")
+    print("| claim cited to | claims | kept |\n|---|---:|---:|")
+    for kind, (k, n) in kept.items():
+        print(f"| {kind} | {n} | {k / n:.1%} |" if n else f"| {kind} | 0 | – |")
+
+
+if __name__ == "__main__":
+    main()
