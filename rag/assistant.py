@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.config import Settings
+from rag.config import Settings, load_settings
 from rag.embeddings import make_embeddings
 from rag.errors import IngestError, TooLargeError
 from rag.ingest import Article, article_from_bytes, load_sources, slugify
@@ -35,7 +35,7 @@ class Assistant:
         **overrides: Any,
     ) -> None:
         if settings is None:
-            settings = Settings(**overrides)
+            settings = load_settings(**overrides)
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings

@@ -151,3 +151,21 @@ class Settings(BaseSettings):
 def get_settings(**overrides) -> Settings:
     """Settings from the environment, with explicit overrides taking precedence."""
     return Settings(**overrides)
+
+
+def load_settings(**overrides) -> Settings:
+    """`Settings(**overrides)`, with a bad value reported as one line naming its variable."""
+    from pydantic import ValidationError
+
+    from rag.errors import SettingsError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            field = ".".join(str(part) for part in e["loc"])
+            name = f"RAG_{field.upper()}" if field not in overrides else field
+            problems.append(f"{name}={e.get('input')!r}: {e['msg']}")
+        raise SettingsError("Invalid setting " + "; ".join(problems) + ". Fix it in the environment or .env.") from None
+

@@ -27,3 +27,7 @@ class EmbeddingError(RagError):
 
 class AnswerError(RagError):
     """A question could not be answered (bad input, backend failure)."""
+
+
+class SettingsError(RagError):
+    """A `RAG_*` setting (environment, `.env` or keyword) has a value that is not allowed."""

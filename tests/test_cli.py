@@ -6,8 +6,8 @@ import sys
 from tests.conftest import SEED, write
 
 
-def rag(*args, env_dir):
-    env = {"RAG_INDEX_DIR": str(env_dir), "RAG_EMBEDDING_BACKEND": "fake", "PATH": "/usr/bin:/bin"}
+def rag(*args, env_dir, **extra_env):
+    env = {"RAG_INDEX_DIR": str(env_dir), "RAG_EMBEDDING_BACKEND": "fake", "PATH": "/usr/bin:/bin", **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, timeout=120
     )
@@ -36,3 +36,11 @@ def test_errors_are_one_line_and_exit_non_zero(tmp_path):
     r = rag("remove", "ghost", env_dir=idx)
     assert r.returncode == 1 and "No article 'ghost'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path):
+    r = rag("ask", "Who?", env_dir=tmp_path / "index", RAG_ANSWERER="gpt")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "Invalid setting RAG_ANSWERER='gpt'" in r.stderr and "'extractive'" in r.stderr
+    r = rag("list", env_dir=tmp_path / "index", RAG_K="many")
+    assert r.returncode == 1 and "RAG_K='many'" in r.stderr
