@@ -361,8 +361,9 @@ def create_app(assistant: Assistant, *, mount_ui: bool = True) -> FastAPI:
     _install_error_handlers(app)
     # The last middleware added runs first: auth before anything reads the body.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
-    if settings.api_token:
-        app.add_middleware(TokenGuard, token=settings.api_token)
+    api_token = settings.api_token_value
+    if api_token:
+        app.add_middleware(TokenGuard, token=api_token)
 
     # --- health and auth ---------------------------------------------------------------------
     @app.get("/healthz", tags=["health"])
@@ -393,23 +394,23 @@ def create_app(assistant: Assistant, *, mount_ui: bool = True) -> FastAPI:
             "model_loaded": bool(getattr(assistant.embeddings, "loaded", True)),
             "store": settings.store,
         }
-        if not settings.api_token or has_token(request.scope, settings.api_token):
+        if not api_token or has_token(request.scope, api_token):
             health["index_dir"] = str(Path(settings.index_dir).resolve())
         return health
 
     def _login(request: Request, token: str | None, next_path: str):
         # Only local paths: never an open redirect to another site.
         target = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
-        if not settings.api_token:
+        if not api_token:
             return RedirectResponse(target, status_code=303)
         if token is None:
             return HTMLResponse(_LOGIN_PAGE.format(next=_html_attr(target)))
-        if not secrets.compare_digest(token.encode(), settings.api_token.encode()):
+        if not secrets.compare_digest(token.encode(), api_token.encode()):
             return error_response(401, "Wrong token: use the value of RAG_API_TOKEN.")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            _session_value(settings.api_token),
+            _session_value(api_token),
             httponly=True,
             samesite="lax",
             secure=request.url.scheme == "https",
@@ -716,7 +717,24 @@ def serve(
     base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     ui = f"chat UI: {base}/   " if app.state.ui_mounted else ""
     print(f"{ui}API: {base}/v1   docs: {base}/docs", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access_log.filters):
+        access_log.addFilter(RedactTokens())
+    # Open browser tabs keep Gradio streams alive: on Ctrl-C, wait 5 s for them, not forever.
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+
+
+class RedactTokens:
+    """A logging filter that hides `token=` query values (the browser login) in access logs."""
+
+    _TOKEN = re.compile(r"(?i)([?&](?:token|api_key|access_token)=)[^&\s]*")
+
+    def filter(self, record) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1***", record.msg)
+        return True
 
 
 # --- helpers ------------------------------------------------------------------------------------

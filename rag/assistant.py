@@ -37,7 +37,7 @@ class Assistant:
         if settings is None:
             settings = load_settings(**overrides)
         elif overrides:
-            settings = settings.model_copy(update=overrides)
+            settings = settings.with_overrides(**overrides)
         self.settings = settings
         self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
         self.store = ArticleIndex(settings, self.embeddings)

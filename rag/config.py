@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     chroma_auth_token: SecretStr | None = Field(
         None, description="Bearer token sent to the Chroma server, if it requires one."
     )
-    records_url: str | None = Field(
+    records_url: SecretStr | None = Field(
         None,
         description="SQLAlchemy URL of the article records and the indexing record manager. Default: "
         "a SQLite file in index_dir. For several app replicas use a shared database, e.g. "
@@ -128,10 +128,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         12_000_000, ge=1, description="Largest HTTP request body accepted by the API."
     )
-    ui_auth: str | None = Field(
+    ui_auth: SecretStr | None = Field(
         None, description="'user:password' to require a login for the chat UI (off by default)."
     )
-    api_token: str | None = Field(
+    api_token: SecretStr | None = Field(
         None, description="Bearer token required by every endpoint but /healthz when set (and by the UI)."
     )
 
@@ -145,7 +145,28 @@ class Settings(BaseSettings):
 
     @property
     def records_db_url(self) -> str:
-        return self.records_url or f"sqlite:///{self.records_db.resolve()}"
+        if self.records_url is not None:
+            return _clear(self.records_url)
+        return f"sqlite:///{self.records_db.resolve()}"
+
+    @property
+    def api_token_value(self) -> str | None:
+        """The API token in clear, for comparing and sending it; never log it."""
+        return _clear(self.api_token) if self.api_token else None
+
+    @property
+    def ui_auth_value(self) -> str | None:
+        """`RAG_UI_AUTH` in clear, for Gradio's login; never log it."""
+        return _clear(self.ui_auth) if self.ui_auth else None
+
+    def with_overrides(self, **overrides) -> Settings:
+        """A copy with some values changed, validated like the environment's (unlike `model_copy`)."""
+        return type(self)(_env_file=None, **{**self.model_dump(), **overrides})
+
+
+def _clear(value: SecretStr | str) -> str:
+    # `model_copy(update=...)` does not validate, so a plain string can arrive here.
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def get_settings(**overrides) -> Settings:

@@ -111,16 +111,30 @@ def score_answer(question: Question, answer, seconds: float) -> Outcome:
 
 def load_file(path: Path) -> tuple[list[dict] | None, list[Question]]:
     """`(articles, questions)`; `articles` is None for files about the already indexed articles."""
-    from rag.ingest import slugify
-
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise RagError(f"'{path}' {what}: give a .jsonl question file.")
     try:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except FileNotFoundError:
-        raise RagError(f"'{path}' does not exist: give a .jsonl question file.") from None
+    except OSError as exc:
+        raise RagError(f"Could not read '{path}': {exc.strerror or exc}.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RagError(f"'{path}' is not JSON lines ({exc}).") from None
     if not rows:
         raise RagError(f"'{path}' holds no questions.")
+    try:
+        return _parse_rows(rows)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RagError(
+            f"'{path}' is not in a known question format ({type(exc).__name__}: {exc}); "
+            "each line must be an object with a 'question', or an article with 'title', 'article_text' "
+            "and 'questions' (SQuAD style)."
+        ) from None
+
+
+def _parse_rows(rows: list) -> tuple[list[dict] | None, list[Question]]:
+    from rag.ingest import slugify
+
     if "article_text" in rows[0]:
         articles, questions = [], []
         for row in rows:
@@ -164,7 +178,10 @@ def run_eval(
         base = settings or (assistant.settings if assistant else Settings())
         scratch = tempfile.TemporaryDirectory(prefix="rag-eval-")
         embeddings = assistant.embeddings if assistant else None
-        assistant = Assistant(base.model_copy(update={"index_dir": Path(scratch.name)}), embeddings=embeddings)
+        # Always a private embedded index and records file: with RAG_STORE=server or a shared
+        # RAG_RECORDS_URL, the scratch articles would otherwise land in the user's own index.
+        private = {"index_dir": Path(scratch.name), "store": "embedded", "records_url": None}
+        assistant = Assistant(base.with_overrides(**private), embeddings=embeddings)
         started = time.perf_counter()
         result = assistant.index_articles(
             Article(id=a["id"], title=a["title"], source=f"eval:{Path(path).name}#{a['id']}", text=a["text"])

@@ -15,7 +15,8 @@ from rag.store import IndexReport
 
 
 def _headers(settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
+    token = settings.api_token_value
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def running_server(settings) -> str | None:

@@ -48,6 +48,29 @@ def _pages(collection, **query):
         offset += PAGE
 
 
+def _safe_url(url: str) -> str:
+    """A database URL with its password hidden, fit for an error message."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured RAG_RECORDS_URL"
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).password or None
+    except Exception:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
 @dataclass(frozen=True)
 class ArticleInfo:
     id: str
@@ -186,6 +209,12 @@ class ArticleRecords:
         with self.engine.begin() as conn:
             conn.execute(self.articles.delete().where(self.articles.c.id == article_id))
 
+    def restore(self, row: dict) -> None:
+        """Put back a row as `get()` returned it (an edit that failed keeps the old article)."""
+        with self.engine.begin() as conn:
+            conn.execute(self.articles.delete().where(self.articles.c.id == row["id"]))
+            conn.execute(self.articles.insert().values(**row))
+
     def list(self) -> list[ArticleInfo]:
         a = self.articles.c
         query = self._sa.select(
@@ -222,16 +251,38 @@ class ArticleIndex:
     @property
     def records(self) -> ArticleRecords:
         if self._records is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._records = ArticleRecords(self.settings.records_db_url)
+            self._make_dir()
+            try:
+                self._records = ArticleRecords(self.settings.records_db_url)
+            except Exception as exc:
+                reason = _first_line(exc)
+                password = _url_password(self.settings.records_db_url)
+                if password:
+                    reason = reason.replace(password, "***")
+                raise IndexNotReadyError(
+                    f"Cannot open the article records at {_safe_url(self.settings.records_db_url)} "
+                    f"({type(exc).__name__}: {reason}): check RAG_RECORDS_URL (and that its "
+                    "database driver is installed) or RAG_INDEX_DIR."
+                ) from None
         return self._records
+
+    def _make_dir(self) -> None:
+        if self.settings.records_url is not None and self.settings.store == "server":
+            return  # nothing of ours lives on this disk
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexNotReadyError(
+                f"Cannot create the index folder '{self.dir}' ({exc.strerror or exc}): "
+                "set RAG_INDEX_DIR to a folder you can write."
+            ) from None
 
     @property
     def record_manager(self):
         if self._record_manager is None:
             from langchain_classic.indexes import SQLRecordManager
 
-            self.dir.mkdir(parents=True, exist_ok=True)
+            self._make_dir()
             rm = SQLRecordManager(
                 namespace=f"chroma/{self.settings.collection}",
                 db_url=self.settings.records_db_url,
@@ -270,7 +321,7 @@ class ArticleIndex:
                     "or check RAG_CHROMA_HOST/RAG_CHROMA_PORT."
                 ) from None
         else:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            self._make_dir()
             client = chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
         return Chroma(
             collection_name=self.settings.collection,
@@ -357,7 +408,7 @@ class ArticleIndex:
             finally:
                 self._bump_version()
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self._make_dir()
         lock = FileLock(str(self.dir / LOCK_NAME))
         try:
             lock.acquire(timeout=0)
@@ -413,7 +464,15 @@ class ArticleIndex:
             )
 
     def _repair(self) -> int:
-        """Delete vectors that no record covers (left by a run killed between its two writes)."""
+        """Delete vectors that no record covers (left by a run killed between its two writes).
+
+        Only in embedded mode, where the file lock makes this process the one writer. With a
+        Chroma server, another replica may be between its two writes right now, and its fresh
+        vectors would look orphaned; there, leftovers of a killed run are skipped when answering
+        (only recorded articles are used) and replaced when the article is indexed again.
+        """
+        if self.settings.store != "embedded":
+            return 0
         collection = self.vector_store._collection  # noqa: SLF001
         stored_ids = {cid for got in _pages(collection, include=[]) for cid in got["ids"]}
         if not stored_ids:
@@ -487,6 +546,10 @@ class ArticleIndex:
                     )
                     for c in chunks
                 ]
+                if existing is not None:
+                    # Until the new chunks and text are both written, the article is not used
+                    # for answers: a run killed in between must not quote old text at new offsets.
+                    self.records.delete(article.id)
                 try:
                     result = index(
                         docs,
@@ -497,10 +560,14 @@ class ArticleIndex:
                         key_encoder="sha256",
                         batch_size=64,
                     )
-                except RagError:
-                    raise
-                except Exception as exc:  # a failure of the store: report, keep going
-                    report.failed.append((article.source, f"indexing failed: {exc}"))
+                except Exception as exc:
+                    if existing is not None:
+                        # LangChain writes vectors before it cleans up: the old chunks are
+                        # still there, so the old article answers again as before.
+                        self.records.restore(existing)
+                    if isinstance(exc, RagError):
+                        raise
+                    report.failed.append((article.source, f"indexing failed: {exc}"))  # report, keep going
                     continue
                 self.records.upsert(article, signature, len(chunks))
                 (report.updated if existing is not None else report.added).append(article.id)
@@ -525,6 +592,10 @@ class ArticleIndex:
             )
         with self.write_lock(on_wait=on_wait):
             for article_id in ids:
+                # The record goes first: from then on the article is not used for answers, so a
+                # run killed before its vectors are gone leaves nothing visible (only recorded
+                # articles are answered from), and indexing it again cleans up what is left.
+                self.records.delete(article_id)
                 keys = self.record_manager.list_keys(group_ids=[article_id])
                 collection = self.vector_store._collection  # noqa: SLF001
                 before = collection.count()
@@ -533,7 +604,6 @@ class ArticleIndex:
                     collection.delete(ids=keys)
                     self.record_manager.delete_keys(keys)
                 report.chunks_deleted += before - collection.count()
-                self.records.delete(article_id)
                 report.removed.append(article_id)
         report.seconds = time.perf_counter() - started
         return report

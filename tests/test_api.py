@@ -486,3 +486,17 @@ def test_too_many_waiting_writers_are_told_to_retry(seeded, monkeypatch):
             t.join(timeout=60)
         assert first["r"].status_code == 200
         assert c.post("/v1/articles", json={"text": "Another article entirely."}).status_code == 200
+
+
+def test_access_logs_never_show_the_login_token():
+    import logging
+
+    from rag.api import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/auth/login?next=/&token=s3cret", "1.1", 303), None,
+    )
+    assert RedactTokens().filter(record) is True
+    line = record.getMessage()
+    assert "s3cret" not in line and "token=***" in line and "next=/" in line

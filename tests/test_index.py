@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.errors import ArticleNotFoundError
+from rag.errors import ArticleNotFoundError, IndexNotReadyError
 from tests.conftest import SEED, write
 
 
@@ -123,3 +123,70 @@ def test_large_indexes_are_read_in_pages(seeded, tmp_path, monkeypatch):
     assert seeded.store._repair() == 3
     assert seeded.store.count_chunks() == len(chunks)
     assert "deputy secretary of state" in seeded.ask("Who represented the US?").text
+
+
+def test_a_failed_edit_keeps_the_old_article_answering(seeded, monkeypatch):
+    import langchain_core.indexing
+
+    from rag.ingest import Article
+
+    before = _ids_in_chroma(seeded)
+    old = seeded.store.records.get("paris-summit-on-ukraine")
+    edited = Article(id=old["id"], title=old["title"], source=old["source"], text=old["text"] + "\n\nA late paragraph.")
+
+    def broken_index(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(langchain_core.indexing, "index", broken_index)
+    report = seeded.store.index_articles([edited])
+    assert report.failed and "disk full" in report.failed[0][1]
+    assert [a.id for a in seeded.articles()] == ["paris-summit-on-ukraine"]
+    assert seeded.article("paris-summit-on-ukraine").text == old["text"]
+    assert _ids_in_chroma(seeded) == before
+    answer = seeded.ask("Who represented the US?")
+    assert answer.citations and all(old["text"][c.start : c.end] == c.quote for c in answer.citations)
+
+
+def test_a_removal_hides_the_article_before_its_vectors_go(seeded, monkeypatch):
+    """Killed between the two deletes, a removal leaves nothing that answers."""
+    collection = seeded.store.vector_store._collection
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for the process dying mid-removal
+
+    monkeypatch.setattr(type(collection), "delete", killed)
+    with pytest.raises(KeyboardInterrupt):
+        seeded.remove("paris-summit-on-ukraine")
+    monkeypatch.undo()
+    assert seeded.articles() == []
+    with pytest.raises(IndexNotReadyError):  # "No articles are indexed": nothing half-removed answers
+        seeded.ask("Who represented the US?")
+    # Indexing it again brings it back whole, with no duplicate chunks.
+    seeded.index(SEED)
+    ids = _ids_in_chroma(seeded)
+    assert len(ids) == len(set(ids)) == seeded.articles()[0].chunk_count
+
+
+def test_an_unusable_records_url_is_one_line_without_the_password(tmp_path):
+    from rag.assistant import Assistant
+    from rag.config import Settings
+
+    settings = Settings(
+        index_dir=tmp_path / "index", embedding_backend="fake", _env_file=None,
+        records_url="nosuchdb+driver://rag:hunter2@db.example/rag",
+    )
+    with pytest.raises(IndexNotReadyError) as err:
+        Assistant(settings).articles()
+    message = str(err.value)
+    assert "RAG_RECORDS_URL" in message and "\n" not in message
+    assert "hunter2" not in message and "db.example" in message
+
+
+def test_an_unwritable_index_folder_is_a_clear_error(tmp_path):
+    from rag.assistant import Assistant
+    from rag.config import Settings
+
+    blocker = write(tmp_path / "not-a-folder", "a file where the index folder should be")
+    settings = Settings(index_dir=blocker / "index", embedding_backend="fake", _env_file=None)
+    with pytest.raises(IndexNotReadyError, match="RAG_INDEX_DIR"):
+        Assistant(settings).index(SEED)
