@@ -105,6 +105,9 @@ class OnnxEmbeddings(_LazyModel):
     def __init__(self, model_file: Path | None = None, batch_size: int = 8) -> None:
         super().__init__(batch_size)
         self.model_file = model_file
+        # The name is recorded with the index, so it is fixed before loading and names the file.
+        if model_file is not None:
+            self.name = f"onnx:{Path(model_file).name}"
 
     def _load(self) -> None:
         try:
@@ -159,6 +162,9 @@ class SentenceTransformerEmbeddings(_LazyModel):
     def __init__(self, model_dir: Path | None = None, batch_size: int = 8) -> None:
         super().__init__(batch_size)
         self.model_dir = model_dir
+        # Recorded with the index: fixed here, not on load, so a process that has not loaded the
+        # model yet and one that has agree on it.
+        self.name = f"sentence-transformers:{Path(model_dir).name if model_dir else 'all-MiniLM-L6-v2'}"
 
     def _load(self) -> None:
         # Weights come from a local folder; make sure nothing tries the network.
@@ -176,7 +182,6 @@ class SentenceTransformerEmbeddings(_LazyModel):
             self._model = SentenceTransformer(str(model_dir), device="cpu")
         except Exception as exc:
             raise EmbeddingError(f"Could not load the model in '{model_dir}': {exc}") from exc
-        self.name = model_dir.name
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True)

@@ -27,6 +27,18 @@ def test_onnx_and_torch_backends_agree(real_embeddings):
     from rag.embeddings import SentenceTransformerEmbeddings
 
     texts = ["Macron hosted the summit in Paris.", "Germany will not deliver Taurus missiles."]
-    torch_vecs = SentenceTransformerEmbeddings().encode(texts)
+    model = SentenceTransformerEmbeddings()
+    name_before_loading = model.name
+    torch_vecs = model.encode(texts)
+    # The name is recorded with the index: a process that has loaded the model and one that has
+    # not must agree on it, or every write is refused as "another model".
+    assert model.name == name_before_loading == "sentence-transformers:all-MiniLM-L6-v2"
     onnx_vecs = real_embeddings.encode(texts)
     assert (torch_vecs * onnx_vecs).sum(axis=1).min() > 0.99
+
+
+def test_an_onnx_model_file_is_named_by_its_file(tmp_path):
+    from rag.embeddings import OnnxEmbeddings
+
+    assert OnnxEmbeddings(tmp_path / "my-model.onnx").name == "onnx:my-model.onnx"
+    assert OnnxEmbeddings().name != OnnxEmbeddings(tmp_path / "my-model.onnx").name
