@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import os
 import re
 import socket
 import unicodedata
@@ -220,6 +221,27 @@ def _check_public_host(url: str, allow_private: bool) -> None:
             )
 
 
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def _check_peer(resp, url: str, allow_private: bool) -> None:
+    """The address actually connected to must be public too: a host name can resolve to a public
+    address when checked and to a private one when httpx connects (DNS rebinding). Behind a proxy
+    the peer is the proxy, which the user chose, so there is nothing to check."""
+    if allow_private or any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        return
+    stream = resp.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        return
+    addr = ipaddress.ip_address(peer[0])
+    if not addr.is_global:
+        raise IngestError(
+            f"Refusing to fetch '{url}': it connected to the non-public address {addr}. "
+            "Set RAG_ALLOW_PRIVATE_URLS=true to allow it."
+        )
+
+
 def load_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool = False) -> Article:
     """Fetch a web page or PDF; redirects are followed by hand so each hop is checked."""
     import httpx
@@ -230,6 +252,7 @@ def load_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool = 
             for _ in range(6):
                 _check_public_host(current, allow_private)
                 with client.stream("GET", current, headers={"User-Agent": "article-chat/0.1"}) as resp:
+                    _check_peer(resp, current, allow_private)
                     if resp.is_redirect:
                         current = urljoin(current, resp.headers.get("location", ""))
                         continue

@@ -139,5 +139,17 @@ def test_redirect_to_a_private_address_is_refused(local_site, monkeypatch):
         return None if len(calls) == 1 else real(url, allow_private)
 
     monkeypatch.setattr(ingest, "_check_public_host", first_hop_public)
+    monkeypatch.setattr(ingest, "_check_peer", lambda resp, url, allow_private: None)  # the site is "public"
     with pytest.raises(IngestError, match="non-public address 10.0.0.1"):
         load_url(f"{local_site}/to-private", timeout=2, max_bytes=10**6)
+
+
+def test_a_host_that_rebinds_to_a_private_address_is_refused(local_site, monkeypatch):
+    """DNS said "public" when the host was checked; the connection still went to 127.0.0.1."""
+    import rag.ingest as ingest
+
+    monkeypatch.setattr(ingest, "_check_public_host", lambda url, allow_private: None)
+    for variable in ingest._PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(IngestError, match="connected to the non-public address 127.0.0.1"):
+        load_url(f"{local_site}/page", timeout=2, max_bytes=10**6)
