@@ -92,18 +92,21 @@ class Corpus:
 
     def sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
         """Embeddings of sentences `(article_id, index)`, computed once and kept (LRU-bounded)."""
-        missing = [k for k in keys if k not in self._vectors]
+        with self._lock:
+            found = {k: self._vectors[k] for k in keys if k in self._vectors}
+        missing = [k for k in keys if k not in found]
         if missing:
             vecs = embeddings.encode([self.sentence_text(a, i) for a, i in missing])
-            with self._lock:
-                for key, vec in zip(missing, vecs):
-                    self._vectors[key] = vec
-                while len(self._vectors) > SENTENCE_VECTOR_CACHE:
-                    self._vectors.popitem(last=False)
+            found.update(zip(missing, vecs))
         with self._lock:
+            # Another thread may have evicted some of `found` meanwhile: this answer keeps its
+            # own copies, and they go back into the cache as the most recently used.
             for key in keys:
+                self._vectors[key] = found[key]
                 self._vectors.move_to_end(key, last=True)
-            return np.vstack([self._vectors[k] for k in keys])
+            while len(self._vectors) > SENTENCE_VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+        return np.vstack([found[k] for k in keys])
 
 
 class AnswerPipeline:
