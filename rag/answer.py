@@ -215,6 +215,16 @@ def _escape_markers(text: str) -> str:
     return re.sub(r"\[(\d+)\]", r"\\[\1\\]", text)
 
 
+# Characters that would make quoted article text Markdown of its own: a "# Heading" line, an
+# image `![](…)` fetched by the browser, emphasis. `<` and `&` are left to whoever renders HTML.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#~])")
+
+
+def markdown_quote(text: str) -> str:
+    """Article text for an answer's Markdown: shown as written, and every `[n]` left is ours."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def _unsupported_text(question: str, scope_title: str | None) -> str:
     q = question.strip().rstrip("?.! ").strip()
     q = q[:1].lower() + q[1:] if q else q
@@ -385,12 +395,12 @@ class ExtractiveAnswerer:
             if span:
                 s0, e0 = span[0] - sent.start, span[1] - sent.start
                 bodies.append(
-                    f"{_escape_markers(quote[:s0])}**{_escape_markers(quote[s0:e0])}**"
-                    f"{_escape_markers(quote[e0:])} [{n}]"
+                    f"{markdown_quote(quote[:s0])}**{markdown_quote(quote[s0:e0])}**"
+                    f"{markdown_quote(quote[e0:])} [{n}]"
                 )
                 spans.append(article_text[span[0] : span[1]])
             else:
-                bodies.append(f"{_escape_markers(quote)} [{n}]")
+                bodies.append(f"{markdown_quote(quote)} [{n}]")
         return Answer(
             question=question,
             text=" ".join(bodies),

@@ -19,7 +19,8 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _PRONOUNS = {"he", "she", "they", "him", "her", "them", "his", "hers", "their", "theirs", "it", "its"}
-_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+# Capitalised words in a row, with the lower-case particles of names ("Marieke de Vos").
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:de|van|von|der|den|da|di|del|della|du|la|le|al|bin|ibn)\s+)?[A-Z][\w'’.-]*)*")
 
 
 class QueryRewriter(Protocol):
@@ -29,17 +30,21 @@ class QueryRewriter(Protocol):
 
 
 def _entities(text: str) -> list[tuple[int, int]]:
-    """Spans of capitalised names, skipping a question's first word."""
+    """Spans of capitalised names, leaving out a sentence's capitalised first word when it is a
+    question word or a common word ("The", "We"): at a sentence start capitals say nothing."""
     spans = []
     for m in _NAME.finditer(text):
         s, e = m.span()
-        if s == 0 or text[:s].strip() == "":
+        before = text[:s].rstrip(" \t\n\"“”‘’'«»(*")
+        if before == "" or before.endswith((".", "!", "?", ":", ";")):
             first = m.group(0).split()[0]
             if _WH.match(first) or fold(first) in STOPWORDS:
                 rest = m.group(0)[len(first) :].lstrip()
                 if not rest:
                     continue
                 s = e - len(rest)
+        if all(fold(w) in STOPWORDS for w in text[s:e].split()):
+            continue
         spans.append((s, e))
     return spans
 
@@ -87,7 +92,8 @@ class HeuristicRewriter:
             # After "Who …?", "he" is the person the answer named; otherwise the question's subject.
             order = [last_answer, previous] if re.match(r"\s*who\b", fold(previous)) else [previous, last_answer]
             for source in order:
-                clean = re.sub(r"\[\d+\]|\*\*", "", source)
+                # Our answers' Markdown: citation marks, bold spans, escaped characters.
+                clean = re.sub(r"\\([\\`*_\[\]#~])", r"\1", re.sub(r"\[\d+\]|\*\*", "", source))
                 ents = _entities(clean)
                 if ents:
                     s, e = ents[0]

@@ -26,7 +26,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from rag.answer import Answer, Citation, ExtractiveAnswerer, Passage, _escape_markers, _unsupported_text
+from rag.answer import (
+    Answer,
+    Citation,
+    ExtractiveAnswerer,
+    Passage,
+    _escape_markers,
+    _unsupported_text,
+    markdown_quote,
+)
 from rag.chunking import split_sentences
 from rag.errors import AnswerError
 from rag.followup import HeuristicRewriter
@@ -856,11 +864,11 @@ class LocalAnswerer:
         bodies = []
         for c in base.citations:
             if c.highlight_start is None:
-                bodies.append(f"{_escape_markers(c.quote)} [{c.n}]")
+                bodies.append(f"{markdown_quote(c.quote)} [{c.n}]")
                 continue
             s0, e0 = c.highlight_start - c.start, c.highlight_end - c.start
             bodies.append(
-                f"{_escape_markers(c.quote[:s0])}**{_escape_markers(c.quote[s0:e0])}**{_escape_markers(c.quote[e0:])} [{c.n}]"
+                f"{markdown_quote(c.quote[:s0])}**{markdown_quote(c.quote[s0:e0])}**{markdown_quote(c.quote[e0:])} [{c.n}]"
             )
         base.text = " ".join(bodies)
         base.answer_span = span

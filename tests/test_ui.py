@@ -19,8 +19,8 @@ def test_an_answer_streams_and_links_its_markers_to_source_cards(seeded):
     assert messages[0] == {"role": "user", "content": "Who represented the US?"}
     reply = messages[-1]["content"]
     assert "deputy secretary of state" in reply
-    assert "[[1]](#source-1)" in reply
-    assert "id='source-1'" in panel
+    assert "[[1]](#source-1-1)" in reply
+    assert "id='source-1-1'" in panel
     assert re.search(r"<mark>[^<]*deputy secretary of state", panel)
     assert "Paris summit on Ukraine" in panel
 
@@ -98,4 +98,38 @@ def test_build_app_makes_blocks_without_launching(seeded):
 
     app = build_app(seeded)
     assert isinstance(app, gr.Blocks)
-    assert not getattr(app, "is_running", False)
+    ids = {getattr(block, "elem_id", None) for block in app.blocks.values()}
+    assert {"chat", "question", "ask", "new-chat", "sources", "scope", "articles", "upload"} <= ids
+    assert getattr(app, "local_url", None) is None  # built, not launched: `rag serve` mounts it
+
+
+def test_each_answer_links_to_its_own_cards(seeded):
+    first, panel1 = _final(seeded, "Who represented the US?")
+    second, panel2 = _final(seeded, "What did Macron say about a consensus on ground troops?", history=first)
+    assert "(#source-1-1)" in first[-1]["content"] and "(#source-2-1)" in second[-1]["content"]
+    assert "id='source-2-1'" in panel2 and "id='source-1-1'" in panel1
+    both = handlers.with_earlier(panel2, [panel1])
+    assert both.index("id='source-2-1'") < both.index("Earlier answers") < both.index("id='source-1-1'")
+    assert "deputy secretary of state" in both[both.index("Earlier answers") :]
+
+
+def test_removing_the_scoped_article_falls_back_to_all_articles(seeded):
+    seeded.index_text("The tram line opens in May.", title="Tram")
+    scopes, scope, articles, chosen = handlers.refresh_choices(seeded, "tram", "tram")
+    assert (scope, chosen) == ("tram", "tram") and "tram" in articles
+    handlers.remove(seeded, "tram")
+    scopes, scope, articles, chosen = handlers.refresh_choices(seeded, "tram", "tram")
+    assert scope == handlers.ALL_ARTICLES and chosen is None and "tram" not in scopes
+    messages, _ = _final(seeded, "When does the tram open?", scope="tram")
+    assert messages[-1]["content"].startswith("⚠️") and "No article 'tram'" in messages[-1]["content"]
+
+
+def test_quoted_markdown_in_an_article_stays_text(assistant):
+    assistant.index_text(
+        "# Flood in Zeeland\n\nThe dike near Kruiningen broke on Sunday ![x](http://example.com/p.png) at dawn.",
+        title="Flood",
+    )
+    messages, _ = _final(assistant, "When did the dike near Kruiningen break?")
+    reply = messages[-1]["content"]
+    assert "Kruiningen" in reply
+    assert "![x](" not in reply and "!\\[x\\](" in reply

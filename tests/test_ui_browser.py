@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SEED
+from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -67,4 +67,3 @@ def test_ask_see_sources_upload_and_ask_again(seeded, browser_page, tmp_path):
         page.wait_for_function("document.querySelector('#chat').innerText.includes('Yann Le Goff')")
         assert "harbour-news" in page.locator("#sources").inner_text()
     assert [a.id for a in seeded.articles() if a.id == "harbour-news"]
-    assert SEED.exists()

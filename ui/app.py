@@ -25,6 +25,8 @@ CSS = """
 .source-meta { color: #57606a; font-size: 0.8rem; margin-top: 6px; word-break: break-all; }
 .refused-note { color: #9a6700; }
 .sources-empty { color: #57606a; }
+.source-question { color: #57606a; font-style: italic; margin: 0 0 4px; }
+.earlier { margin-top: 18px; border-top: 1px solid #d0d7de; opacity: 0.85; }
 """
 
 
@@ -80,46 +82,51 @@ def build_app(assistant) -> gr.Blocks:
                 remove_btn = gr.Button("Remove", variant="stop")
 
         # --- events -----------------------------------------------------------------------------
-        def ask(message, history, scope_value):
+        earlier = gr.State([])  # the sources panels of this chat's earlier answers, newest first
+
+        def ask(message, history, scope_value, earlier_panels):
             if not message or not message.strip():
-                yield history, handlers.sources_html(assistant, None), ""
+                yield history, handlers.with_earlier(handlers.sources_html(assistant, None), []), "", earlier_panels
                 return
+            panel = None
             for messages, panel in handlers.respond(assistant, message.strip(), history, scope_value):
-                yield messages, panel, ""
+                yield messages, handlers.with_earlier(panel, earlier_panels), "", earlier_panels
+            if panel is not None:
+                yield messages, handlers.with_earlier(panel, earlier_panels), "", [panel, *earlier_panels]
 
-        send.click(ask, [question, chat, scope], [chat, sources, question])
-        question.submit(ask, [question, chat, scope], [chat, sources, question])
-        clear.click(lambda: ([], handlers.sources_html(assistant, None), ""), None, [chat, sources, question])
+        send.click(ask, [question, chat, scope, earlier], [chat, sources, question, earlier])
+        question.submit(ask, [question, chat, scope, earlier], [chat, sources, question, earlier])
+        clear.click(lambda: ([], handlers.sources_html(assistant, None), "", []), None, [chat, sources, question, earlier])
 
-        def refreshed(message):
-            choices = handlers.scope_choices(assistant)
+        def refreshed(message, scope_value=None, chosen_value=None):
+            scopes, scope_value, articles, chosen_value = handlers.refresh_choices(assistant, scope_value, chosen_value)
             return (
                 message,
                 handlers.article_rows(assistant),
-                gr.update(choices=choices),
-                gr.update(choices=choices[1:], value=None),
+                gr.update(choices=scopes, value=scope_value),
+                gr.update(choices=articles, value=chosen_value),
             )
 
         outputs = [status, table, scope, chosen]
 
-        def do_upload(path, progress=gr.Progress()):
+        def do_upload(path, scope_value, chosen_value, progress=gr.Progress()):
             progress(0.1, desc="Indexing the file…")
-            return refreshed(handlers.add_upload(assistant, path, max_upload))
+            return refreshed(handlers.add_upload(assistant, path, max_upload), scope_value, chosen_value)
 
-        def do_paste(text, title, progress=gr.Progress()):
+        def do_paste(text, title, scope_value, chosen_value, progress=gr.Progress()):
             progress(0.1, desc="Indexing the text…")
-            return refreshed(handlers.add_text(assistant, text, title, max_upload))
+            return refreshed(handlers.add_text(assistant, text, title, max_upload), scope_value, chosen_value)
 
-        def do_url(address, progress=gr.Progress()):
+        def do_url(address, scope_value, chosen_value, progress=gr.Progress()):
             progress(0.1, desc="Fetching and indexing…")
-            return refreshed(handlers.add_url(assistant, address))
+            return refreshed(handlers.add_url(assistant, address), scope_value, chosen_value)
 
-        upload_btn.click(do_upload, [upload], outputs)
-        paste_btn.click(do_paste, [pasted, pasted_title], outputs)
-        url_btn.click(do_url, [url], outputs)
-        reindex_btn.click(lambda a: refreshed(handlers.reindex(assistant, a)), [chosen], outputs)
-        remove_btn.click(lambda a: refreshed(handlers.remove(assistant, a)), [chosen], outputs)
-        app.load(lambda: refreshed(""), None, outputs)
+        upload_btn.click(do_upload, [upload, scope, chosen], outputs)
+        paste_btn.click(do_paste, [pasted, pasted_title, scope, chosen], outputs)
+        url_btn.click(do_url, [url, scope, chosen], outputs)
+        reindex_btn.click(lambda a, s: refreshed(handlers.reindex(assistant, a), s, a), [chosen, scope], outputs)
+        remove_btn.click(lambda a, s: refreshed(handlers.remove(assistant, a), s, a), [chosen, scope], outputs)
+        app.load(lambda s, a: refreshed("", s, a), [scope, chosen], outputs)
 
     return app
 
@@ -133,7 +140,7 @@ def ui_auth(settings) -> tuple[str, str] | None:
     """`RAG_UI_AUTH=user:password` as Gradio's login, or None (no login)."""
     if not settings.ui_auth:
         return None
-    user, sep, password = settings.ui_auth.partition(":")
+    user, sep, password = settings.ui_auth_value.partition(":")
     if not (sep and user and password):
         from rag.errors import RagError
 

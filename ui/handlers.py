@@ -41,10 +41,12 @@ def _escape_markdown(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The chat message: escaped text, `[n]` linked to its source card, refusals marked."""
+def answer_markdown(answer: Answer, turn: int = 1) -> str:
+    """The chat message: escaped text, `[n]` linked to its source card, refusals marked.
+
+    Card ids carry the answer's turn, so an earlier answer's [1] still leads to its own card."""
     text = _escape_markdown(answer.text)
-    text = re.sub(r"(?<!\\)\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", text)
+    text = re.sub(r"(?<!\\)\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#source-{turn}-{m.group(1)})", text)
     if answer.refused:
         text = f"⚠️ *Not answered.* {text}"
     notes = []
@@ -74,13 +76,13 @@ def _context(text: str, start: int, end: int, mark_start: int | None, mark_end: 
     return f"{before}<mark>{quote}</mark>{after}".replace("\n", "<br>")
 
 
-def sources_html(assistant, answer: Answer | None) -> str:
+def sources_html(assistant, answer: Answer | None, turn: int = 1) -> str:
     """The sources panel: each cited passage in context, or the nearest passages of a refusal."""
     if answer is None:
         return "<div class='sources-empty'>Cited passages appear here.</div>"
-    cards = []
+    cards = [f"<p class='source-question'>{html.escape(answer.question)}</p>"]
     if answer.citations:
-        cards.append("<h3>Sources</h3>")
+        cards.insert(0, "<h3>Sources</h3>")
         for c in answer.citations:
             try:
                 text = assistant.article(c.article_id).text
@@ -88,7 +90,7 @@ def sources_html(assistant, answer: Answer | None) -> str:
             except RagError:
                 body = f"<mark>{html.escape(c.quote)}</mark>"
             cards.append(
-                f"<div class='source-card' id='source-{c.n}'>"
+                f"<div class='source-card' id='source-{turn}-{c.n}'>"
                 f"<div class='source-head'><span class='source-n'>[{c.n}]</span> "
                 f"<b>{html.escape(c.title)}</b> <code>{html.escape(c.article_id)}</code></div>"
                 f"<div class='source-body'>{body}</div>"
@@ -108,6 +110,24 @@ def sources_html(assistant, answer: Answer | None) -> str:
     return "<div class='sources'>" + "".join(cards) + "</div>"
 
 
+def with_earlier(panel: str, earlier: list[str]) -> str:
+    """The latest answer's sources, then those of earlier answers (newest first), so that every
+    answer's [n] in the chat still leads to its card."""
+    if not earlier:
+        return panel
+    return panel + "<div class='earlier'><h3>Earlier answers</h3>" + "".join(earlier) + "</div>"
+
+
+def refresh_choices(assistant, scope: str | None, chosen: str | None) -> tuple[list[str], str, list[str], str | None]:
+    """Article choices after a change: (scope choices, scope, article choices, chosen article).
+
+    A scope or choice whose article is gone falls back to all articles / nothing chosen."""
+    choices = scope_choices(assistant)
+    scope = scope if scope in choices else ALL_ARTICLES
+    chosen = chosen if chosen in choices[1:] else None
+    return choices, scope, choices[1:], chosen
+
+
 def scope_choices(assistant) -> list[str]:
     return [ALL_ARTICLES] + [a.id for a in assistant.articles()]
 
@@ -120,13 +140,16 @@ def respond(assistant, message: str, history: list[dict] | None, scope: str | No
     """Stream one answer into the chat: yields (chat messages, sources panel) as it goes."""
     history = list(history or [])
     prior = [{"role": m["role"], "content": m["content"]} for m in history if isinstance(m.get("content"), str)]
+    turn = 1 + sum(1 for m in prior if m["role"] == "assistant")
     history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     try:
+        if scope and scope != ALL_ARTICLES and scope not in scope_choices(assistant):
+            raise RagError(f"No article '{scope}' in the index (was it removed?): choose another one or all articles.")
         partial = ""
         for piece in assistant.stream(message, article=_scope(scope), history=_plain_history(prior)):
             if isinstance(piece, Answer):
-                history[-1] = {"role": "assistant", "content": answer_markdown(piece)}
-                yield history, sources_html(assistant, piece)
+                history[-1] = {"role": "assistant", "content": answer_markdown(piece, turn)}
+                yield history, sources_html(assistant, piece, turn)
                 return
             partial += piece
             history[-1] = {"role": "assistant", "content": _escape_markdown(partial)}
@@ -140,7 +163,7 @@ def _plain_history(messages: list[dict]) -> list[dict]:
     """The chat as the assistant reads it: our Markdown links and notes turned back into text."""
     out = []
     for m in messages:
-        text = re.sub(r"\[\[(\d+)\]\]\(#source-\d+\)", r"[\1]", m["content"])
+        text = re.sub(r"\[\[(\d+)\]\]\(#source-[\d-]+\)", r"[\1]", m["content"])
         text = re.sub(r"\n\n<sub>.*", "", text, flags=re.S)
         out.append({"role": m["role"], "content": html.unescape(text)})
     return out
@@ -152,7 +175,7 @@ def article_rows(assistant) -> list[list]:
 
 def _summary(report) -> str:
     lines = [report.summary()]
-    lines += [f"⚠️ {html.escape(msg)}" for _, msg in report.failed]
+    lines += [f"⚠️ {html.escape(msg, quote=False)}" for _, msg in report.failed]
     return "\n\n".join(lines)
 
 
@@ -164,11 +187,11 @@ def add_upload(assistant, path: str | None, max_bytes: int) -> str:
     try:
         size = file.stat().st_size
         if size > max_bytes:
-            return (f"⚠️ '{html.escape(file.name)}' is {size:,} bytes, over the {max_bytes:,}-byte upload limit "
+            return (f"⚠️ '{html.escape(file.name, quote=False)}' is {size:,} bytes, over the {max_bytes:,}-byte upload limit "
                     "(RAG_MAX_UPLOAD_BYTES): nothing was indexed.")
         return _summary(assistant.index_bytes(file.read_bytes(), file.name))
     except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc))}"
+        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
 
 
 def add_text(assistant, text: str | None, title: str | None, max_bytes: int) -> str:
@@ -180,7 +203,7 @@ def add_text(assistant, text: str | None, title: str | None, max_bytes: int) -> 
     try:
         return _summary(assistant.index_text(text, title=(title or "").strip() or None))
     except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc))}"
+        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
 
 
 def add_url(assistant, url: str | None) -> str:
@@ -190,7 +213,7 @@ def add_url(assistant, url: str | None) -> str:
     try:
         return _summary(assistant.index(url.strip()))
     except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc))}"
+        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
 
 
 def reindex(assistant, article_id: str | None) -> str:
@@ -200,10 +223,10 @@ def reindex(assistant, article_id: str | None) -> str:
     try:
         article = assistant.article(article_id)
         if article.source.startswith(("upload:", "pasted:")):
-            return f"'{html.escape(article_id)}' was uploaded or pasted: upload it again to update it."
+            return f"'{html.escape(article_id, quote=False)}' was uploaded or pasted: upload it again to update it."
         return _summary(assistant.index(article.source))
     except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc))}"
+        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
 
 
 def remove(assistant, article_id: str | None) -> str:
@@ -213,4 +236,4 @@ def remove(assistant, article_id: str | None) -> str:
         report = assistant.remove(article_id)
         return f"Removed {html.escape(article_id)} ({report.chunks_deleted} chunks)."
     except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc))}"
+        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
