@@ -132,8 +132,8 @@ def test_cached_embeddings_embed_each_distinct_text_once():
     assert cached.name == inner.name
 
 
-# --- a tiny run of `python -m bench`, fake embeddings ----------------------------------------------
-def test_a_tiny_run_writes_both_systems_metrics(tmp_path):
+# --- a tiny run of `python -m bench --quick`, fake embeddings --------------------------------------
+def test_a_tiny_quick_run_writes_both_systems_metrics(tmp_path):
     from bench.__main__ import main
 
     squad = tmp_path / "tiny_squad.jsonl"
@@ -157,11 +157,12 @@ def test_a_tiny_run_writes_both_systems_metrics(tmp_path):
     out = tmp_path / "out"
 
     code = main([
-        "--data", str(squad), str(dev), "--articles", str(article), "--fake-embeddings", "--out", str(out),
+        "--quick", "--data", str(squad), str(dev), "--articles", str(article), "--fake-embeddings", "--out", str(out),
         "--scale", "1", "2", "--scale-data", str(squad), "--scale-questions", "2", "--cold-runs", "1",
     ])
     assert code == 0
-    result = json.loads((out / "bench.json").read_text())
+    result = json.loads((out / "bench-quick.json").read_text())
+    assert result["meta"]["quick"] is True
     assert set(result["systems"]) == {"ours", "baseline"}
     for system in ("ours", "baseline"):
         files = result["systems"][system]["files"]
@@ -180,7 +181,7 @@ def test_a_tiny_run_writes_both_systems_metrics(tmp_path):
     assert [p["articles"] for p in points] == [1, 2]
     assert points[1]["chunks"] == 2 * points[0]["chunks"]
     assert points[1]["embedded_chunks"] == 0  # repeats came from the cache
-    assert (out / "bench-ours-tiny_squad.jsonl").exists()
+    assert (out / "bench-quick-ours-tiny_squad.jsonl").exists()
     pytest.importorskip("matplotlib")
     for name in ("bench_quality.png", "bench_cost.png", "bench_scale.png"):
         assert (out / name).stat().st_size > 0
