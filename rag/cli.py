@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from rag.errors import RagError
 
@@ -100,7 +100,11 @@ def list_cmd(
     if not articles:
         out.print("No articles indexed yet: run `rag index seeds/` (or any file, folder or URL).")
         return
-    table = Table("id", "title", "chunks", "chars", "source")
+    # Ids are what `rag remove` and `--article` take: never cut them; the source wraps instead.
+    table = Table(
+        Column("id", no_wrap=True, overflow="ignore"), "title", Column("chunks", justify="right"),
+        Column("chars", justify="right"), Column("source", overflow="fold"),
+    )
     for a in articles:
         table.add_row(a.id, a.title, str(a.chunk_count), f"{a.chars:,}", a.source)
     out.print(table)
