@@ -38,6 +38,20 @@ def test_follow_ups_use_the_chat_history(seeded):
     assert "Searched for: “Who represented Italy?”" in messages[-1]["content"]
 
 
+def test_follow_ups_read_the_history_as_gradio_hands_it_back(seeded):
+    """Gradio 6 returns the Chatbot's messages with `content` as a list of text parts."""
+    import gradio as gr
+
+    messages, _ = _final(seeded, "Who represented the US?")
+    chatbot = gr.Chatbot()
+    round_trip = chatbot.preprocess(chatbot.postprocess(messages))
+    assert not isinstance(round_trip[0]["content"], str)
+    follow_up, _ = _final(seeded, "And Italy?", history=round_trip)
+    assert "Searched for: “Who represented Italy?”" in follow_up[-1]["content"]
+    second, _ = _final(seeded, "What did Macron say about a consensus on ground troops?", history=round_trip)
+    assert "(#source-2-1)" in second[-1]["content"]  # the chat's second answer links to its own cards
+
+
 def test_article_html_is_escaped_everywhere(assistant):
     assistant.index_text(
         "<script>alert(1)</script> The cat sat on the mat in the <b>old</b> barn.", title="<i>Cats</i>"

@@ -51,6 +51,14 @@ def test_ask_see_sources_upload_and_ask_again(seeded, browser_page, tmp_path):
         page.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000
 
+        # A follow-up reads the chat as the browser sends it back.
+        page.locator("#question textarea").fill("And Italy?")
+        page.locator("#ask").click()
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('Who represented Italy?')")
+        # The first answer's [1] still leads to its own card, kept under "Earlier answers".
+        assert page.locator("#chat a[href='#source-1-1']").count() == 1
+        assert page.locator("#sources #source-1-1").count() == 1
+
         # Upload a small article in the Articles tab, then ask about it.
         story = tmp_path / "harbour-news.txt"
         story.write_text("The harbour of Brest reopened on Tuesday. The new harbour master is Yann Le Goff.")

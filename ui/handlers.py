@@ -139,7 +139,11 @@ def _scope(value: str | None) -> str | None:
 def respond(assistant, message: str, history: list[dict] | None, scope: str | None) -> Iterator[tuple[list[dict], str]]:
     """Stream one answer into the chat: yields (chat messages, sources panel) as it goes."""
     history = list(history or [])
-    prior = [{"role": m["role"], "content": m["content"]} for m in history if isinstance(m.get("content"), str)]
+    prior = [
+        {"role": m["role"], "content": text}
+        for m in history
+        if m.get("role") in ("user", "assistant") and (text := message_text(m.get("content"))) is not None
+    ]
     turn = 1 + sum(1 for m in prior if m["role"] == "assistant")
     history = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     try:
@@ -157,6 +161,17 @@ def respond(assistant, message: str, history: list[dict] | None, scope: str | No
     except Exception as exc:  # shown as a message, never a stack trace
         history[-1] = {"role": "assistant", "content": f"⚠️ {_escape_markdown(friendly_error(exc))}"}
         yield history, sources_html(assistant, None)
+
+
+def message_text(content) -> str | None:
+    """A chat message's text: Gradio 6 hands the Chatbot's messages back with `content` as a list
+    of parts (`[{"type": "text", "text": …}]`); our own yields use plain strings. Files: None."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else [content]
+    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type", "text") == "text"]
+    texts = [t for t in texts if isinstance(t, str)]
+    return "".join(texts) if texts else None
 
 
 def _plain_history(messages: list[dict]) -> list[dict]:
