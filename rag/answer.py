@@ -241,7 +241,7 @@ class ExtractiveAnswerer:
         self,
         embeddings,
         *,
-        refusal_threshold: float = 0.75,
+        refusal_threshold: float = 0.9,
         min_lexical: float = 0.2,
         sentence_rerank: int = 4,
         weights: dict[str, float] | None = None,
@@ -252,7 +252,7 @@ class ExtractiveAnswerer:
         self.sentence_rerank = sentence_rerank
         # Tuned on the SQuAD development files with bench/tune.py (docs/benchmarks.md).
         self.weights = {
-            "lexical": 1.0, "context": 0.15, "dense": 0.8, "type": 0.1, "rank": 0.0, "novelty": 0.1, "missing": 0.0,
+            "lexical": 1.0, "context": 0.0, "dense": 1.6, "type": 0.1, "rank": 0.0, "novelty": 0.0, "missing": 0.0,
         }
         if weights:
             self.weights.update(weights)
@@ -320,15 +320,24 @@ class ExtractiveAnswerer:
                 + w["missing"] * c.missing_names
             )
         cands.sort(key=lambda c: -c.score)
-        if cands and query_vector is not None and self.sentence_rerank > 0 and w["dense"]:
-            head = cands[: self.sentence_rerank]
-            vecs = corpus.sentence_vectors(self.embeddings, [(c.article_id, c.index) for c in head])
-            sims = vecs @ np.asarray(query_vector, dtype=np.float32)
-            for c, sim in zip(head, sims):
-                c.dense = float(sim)
-                c.score += w["dense"] * c.dense
-            # The tail was not re-ranked: keep it below the head so scores stay comparable.
-            cands = sorted(head, key=lambda c: -c.score) + cands[len(head) :]
+        if cands and query_vector is not None and w["dense"]:
+            # Sentences with a vector from indexing are all re-scored (no model call); of the
+            # others, only the lexically best `sentence_rerank` are embedded now.
+            pooled = getattr(corpus, "has_stored_vector", None)
+            head = [
+                c for rank, c in enumerate(cands)
+                if rank < self.sentence_rerank or (pooled is not None and pooled(c.article_id, c.index))
+            ]
+            if head:
+                keys = [(c.article_id, c.index) for c in head]
+                vectors = getattr(corpus, "pooled_sentence_vectors", corpus.sentence_vectors)
+                sims = vectors(self.embeddings, keys) @ np.asarray(query_vector, dtype=np.float32)
+                for c, sim in zip(head, sims):
+                    c.dense = float(sim)
+                    c.score += w["dense"] * c.dense
+                # The rest was not re-ranked: keep it below the head so scores stay comparable.
+                ranked = {id(c) for c in head}
+                cands = sorted(head, key=lambda c: -c.score) + [c for c in cands if id(c) not in ranked]
         return cands
 
     def answer(

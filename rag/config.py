@@ -80,10 +80,13 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense (embedding) search in the fusion.")
     keyword_weight: float = Field(1.0, ge=0, description="Weight of BM25 keyword search in the fusion.")
     sentence_rerank: int = Field(
-        4, ge=0, description="Candidate sentences re-scored with the embedding model (0: lexical only)."
+        4,
+        ge=0,
+        description="Of the candidate sentences without a vector from indexing (another backend, an index "
+        "built before sentence vectors), how many the embedding model reads at question time (0: none).",
     )
     refusal_threshold: float = Field(
-        0.75, description="Answers whose best sentence scores below this are refused (calibrated)."
+        0.9, description="Answers whose best sentence scores below this are refused (calibrated)."
     )
     min_lexical: float = Field(
         0.2,

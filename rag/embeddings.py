@@ -93,6 +93,13 @@ class _LazyModel(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
 
+    def encode_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]] | None:
+        """Vectors of `texts` and, from the same model pass, of character spans inside each text
+        (sentences inside a chunk), or None when the backend cannot give token states."""
+        return None
+
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
 
@@ -142,16 +149,55 @@ class OnnxEmbeddings(_LazyModel):
         self._session = session
         self._inputs = {i.name for i in session.get_inputs()}
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]):
+        """Token encodings, attention mask and the model's token states for one batch."""
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        return encodings, mask, self._session.run(None, feeds)[0]
+
+    @staticmethod
+    def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         weights = mask[:, :, None].astype(np.float32)
         return (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        _, mask, hidden = self._forward(texts)
+        return self._mean_pool(hidden, mask)
+
+    def encode_with_spans(self, texts, spans):
+        """Mean pooling over the whole text (the model's own vector) and over each span's tokens.
+
+        A sentence pooled inside its chunk is the same model's reading of it, in context; it
+        costs nothing beyond the chunk pass that indexing makes anyway, so answering needs no
+        model call but the question's (docs/benchmarks.md). A span cut off by the 256-token
+        limit gets None.
+        """
+        self.warm_up()
+        n = len(texts)
+        vectors = np.zeros((n, 384), dtype=np.float32)
+        span_vectors: list[list[np.ndarray | None]] = [[] for _ in range(n)]
+        order = sorted(range(n), key=lambda i: len(texts[i]))
+        for start in range(0, n, self.batch_size):
+            rows = order[start : start + self.batch_size]
+            encodings, mask, hidden = self._forward([texts[i] for i in rows])
+            pooled = self._mean_pool(hidden, mask)
+            for k, i in enumerate(rows):
+                vectors[i] = pooled[k]
+                offsets = np.array(encodings[k].offsets, dtype=np.int64).reshape(-1, 2)
+                real = (mask[k] == 1) & (offsets[:, 1] > offsets[:, 0])
+                covered = int(offsets[real, 1].max()) if real.any() else 0
+                for s, e in spans[i]:
+                    inside = real & (offsets[:, 0] < e) & (offsets[:, 1] > s)
+                    if e > covered or not inside.any():
+                        span_vectors[i].append(None)
+                        continue
+                    v = hidden[k][inside].mean(axis=0)
+                    span_vectors[i].append(v / max(float(np.linalg.norm(v)), 1e-12))
+        return _normalize(vectors), span_vectors
 
 
 class SentenceTransformerEmbeddings(_LazyModel):
@@ -195,6 +241,14 @@ class HashingEmbeddings(_LazyModel):
     def __init__(self, dim: int = 384, batch_size: int = 8) -> None:
         super().__init__(batch_size)
         self.dim = dim
+
+    def encode_with_spans(self, texts, spans):
+        """Span vectors are the spans' own hashing vectors: the fake has no token states, but the
+        index stores and uses them like the real model's."""
+        vectors = self.encode(list(texts))
+        flat = [text[s:e] for text, pieces in zip(texts, spans) for s, e in pieces]
+        pooled = iter(self.encode(flat)) if flat else iter(())
+        return vectors, [[next(pooled) for _ in pieces] for pieces in spans]
 
     def _load(self) -> None:
         pass

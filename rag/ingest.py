@@ -51,9 +51,13 @@ def title_from_name(stem: str) -> str:
     return words[:1].upper() + words[1:] if words else "Untitled article"
 
 
+# Terminal colour and cursor codes ("\x1b[31m"): dropping only the ESC would leave "[31m" behind.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
 def normalise_text(text: str) -> str:
-    """Unix newlines, no NULs or stray control characters; the text users see and we cite."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """Unix newlines, no NULs, terminal codes or stray control characters; the text users see and we cite."""
+    text = _ANSI_ESCAPE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
 
 

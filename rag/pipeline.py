@@ -27,8 +27,18 @@ _MULTI_NAME = re.compile(r"(?<![.!?\n] )(?<!^)\b[A-Z][\w'â€™-]+(?:\s+[A-Z][\w'â€
 class Corpus:
     """Article texts with their sentences and sentence words, computed once per article on demand."""
 
-    def __init__(self, texts: dict[str, str], titles: dict[str, str], retriever: HybridRetriever, max_sentence: int):
+    def __init__(
+        self,
+        texts: dict[str, str],
+        titles: dict[str, str],
+        retriever: HybridRetriever,
+        max_sentence: int,
+        stored_vectors=None,
+    ):
         self._texts = texts
+        # article id, sentence count -> the sentence vectors pooled at indexing time, or None
+        self._stored_loader = stored_vectors
+        self._stored: dict[str, np.ndarray | None] = {}
         self.titles = titles
         self._retriever = retriever
         self._max_sentence = max_sentence
@@ -90,8 +100,35 @@ class Corpus:
     def idf(self, term: str) -> float:
         return self._retriever.idf(term)
 
+    def stored_vectors(self, article_id: str) -> np.ndarray | None:
+        """The article's sentence vectors from indexing (rows of NaN where a sentence has none)."""
+        if article_id not in self._stored:
+            got = None
+            if self._stored_loader is not None:
+                got = self._stored_loader(article_id, len(self.sentences(article_id)))
+            with self._lock:
+                self._stored[article_id] = got
+        return self._stored[article_id]
+
+    def has_stored_vector(self, article_id: str, i: int) -> bool:
+        stored = self.stored_vectors(article_id)
+        return stored is not None and not np.isnan(stored[i, 0])
+
+    def pooled_sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
+        """Sentence vectors for ranking: the ones pooled at indexing time where there are some,
+        else embedded now (`sentence_vectors`)."""
+        out: list[np.ndarray | None] = []
+        for a, i in keys:
+            out.append(self.stored_vectors(a)[i] if self.has_stored_vector(a, i) else None)
+        missing = [k for k, v in zip(keys, out) if v is None]
+        if missing:
+            fresh = iter(self.sentence_vectors(embeddings, missing))
+            out = [v if v is not None else next(fresh) for v in out]
+        return np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32)
+
     def sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
-        """Embeddings of sentences `(article_id, index)`, computed once and kept (LRU-bounded)."""
+        """Embeddings of sentences `(article_id, index)` read on their own, computed once and kept
+        (LRU-bounded). The LLM citation checker compares claims with these."""
         with self._lock:
             found = {k: self._vectors[k] for k in keys if k in self._vectors}
         missing = [k for k in keys if k not in found]
@@ -138,6 +175,7 @@ class AnswerPipeline:
             {a.id: a.title for a in articles},
             self.retriever,
             max_sentence=settings.chunk_size,
+            stored_vectors=store.sentence_vectors,
         )
 
     @property

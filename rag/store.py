@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.chunking import chunk_text
+import numpy as np
+
+from rag.chunking import chunk_sentences, split_sentences
 from rag.errors import ArticleNotFoundError, IndexNotReadyError, RagError
 from rag.ingest import Article
 
@@ -46,6 +48,25 @@ def _pages(collection, **query):
         if len(got["ids"]) < PAGE:
             return
         offset += PAGE
+
+
+def chunk_article(text: str, chunk_size: int, chunk_overlap: int):
+    """The article's sentences and chunks, exactly as indexing makes them."""
+    sentences = split_sentences(text, max_chars=chunk_size)
+    return sentences, chunk_sentences(text, sentences, chunk_size, chunk_overlap)
+
+
+def sentence_spans(chunks, sentences) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+    """For each chunk, the indices of its sentences and their spans relative to the chunk text."""
+    import bisect
+
+    starts = [s.start for s in sentences]
+    members = []
+    for c in chunks:
+        lo, hi = bisect.bisect_left(starts, c.start), bisect.bisect_left(starts, c.end)
+        members.append(list(range(lo, hi)))
+    spans = [[(sentences[i].start - c.start, sentences[i].end - c.start) for i in m] for c, m in zip(chunks, members)]
+    return members, spans
 
 
 def _safe_url(url: str) -> str:
@@ -167,6 +188,16 @@ class ArticleRecords:
             sa.Column("chunk_count", sa.Integer, nullable=False),
             sa.Column("indexed_at", sa.Float, nullable=False),
         )
+        # Sentence vectors pooled from the indexing pass (float16, one row per sentence, NaN where
+        # a sentence got none), so answering embeds only the question.
+        self.sentence_vectors = sa.Table(
+            "sentence_vectors", meta,
+            sa.Column("article_id", sa.String(200), primary_key=True),
+            sa.Column("chunking", sa.Text, nullable=False),
+            sa.Column("rows", sa.Integer, nullable=False),
+            sa.Column("dim", sa.Integer, nullable=False),
+            sa.Column("data", sa.LargeBinary, nullable=False),
+        )
         self.meta = sa.Table(
             "meta", meta,
             sa.Column("key", sa.String(200), primary_key=True),
@@ -208,6 +239,24 @@ class ArticleRecords:
     def delete(self, article_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(self.articles.delete().where(self.articles.c.id == article_id))
+            conn.execute(self.sentence_vectors.delete().where(self.sentence_vectors.c.article_id == article_id))
+
+    def save_sentence_vectors(self, article_id: str, chunking: str, vectors: np.ndarray) -> None:
+        table = self.sentence_vectors
+        data = np.asarray(vectors, dtype=np.float16)
+        with self.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.article_id == article_id))
+            conn.execute(table.insert().values(
+                article_id=article_id, chunking=chunking, rows=data.shape[0], dim=data.shape[1], data=data.tobytes(),
+            ))
+
+    def load_sentence_vectors(self, article_id: str) -> tuple[str, np.ndarray] | None:
+        table = self.sentence_vectors
+        with self.engine.connect() as conn:
+            row = conn.execute(table.select().where(table.c.article_id == article_id)).mappings().first()
+        if row is None:
+            return None
+        return row["chunking"], np.frombuffer(row["data"], dtype=np.float16).reshape(row["rows"], row["dim"])
 
     def restore(self, row: dict) -> None:
         """Put back a row as `get()` returned it (an edit that failed keeps the old article)."""
@@ -231,6 +280,24 @@ class ArticleRecords:
         self.engine.dispose()
 
 
+class _PrecomputedFirst:
+    """The embedding function Chroma is given: chunk vectors computed by the indexing pass (with
+    the sentence vectors, in one model run) are looked up by text; anything else goes to the model.
+    LangChain's `index()` embeds through the vector store, so this is where its work is saved."""
+
+    def __init__(self, embeddings) -> None:
+        self.inner = embeddings
+        self.pending: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in texts if t not in self.pending]
+        fresh = dict(zip(missing, self.inner.embed_documents(missing))) if missing else {}
+        return [self.pending[t] if t in self.pending else fresh[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
 class ArticleIndex:
     """Everything stored about the indexed articles, behind one small interface."""
 
@@ -239,6 +306,7 @@ class ArticleIndex:
         self.embeddings = embeddings
         self.dir = Path(settings.index_dir)
         self._vector_store = None
+        self._indexing_embeddings = _PrecomputedFirst(embeddings)
         self._record_manager = None
         self._records: ArticleRecords | None = None
         self._open_lock = threading.Lock()
@@ -325,7 +393,7 @@ class ArticleIndex:
             client = chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
         return Chroma(
             collection_name=self.settings.collection,
-            embedding_function=self.embeddings,
+            embedding_function=self._indexing_embeddings,
             client=client,
             collection_metadata={"hnsw:space": "cosine"},
         )
@@ -494,6 +562,43 @@ class ArticleIndex:
 
         return f"{article.id}-{hashlib.sha1(article.source.encode()).hexdigest()[:6]}"
 
+    def _embed_chunks(self, chunks, sentences) -> np.ndarray | None:
+        """One model pass over the chunks: their vectors (handed to Chroma through
+        `_PrecomputedFirst`) and each sentence's vector pooled from its tokens (averaged over the
+        chunks that hold it; NaN where none could be had). None when the backend cannot pool."""
+        members, spans = sentence_spans(chunks, sentences)
+        encode = getattr(self.embeddings, "encode_with_spans", None)
+        got = encode([c.text for c in chunks], spans) if encode else None
+        if got is None:
+            return None
+        chunk_vectors, span_vectors = got
+        self._indexing_embeddings.pending.update((c.text, v.tolist()) for c, v in zip(chunks, chunk_vectors))
+        sums = np.zeros((len(sentences), chunk_vectors.shape[1]), dtype=np.float32)
+        counts = np.zeros(len(sentences), dtype=np.int32)
+        for m, vecs in zip(members, span_vectors):
+            for i, v in zip(m, vecs):
+                if v is not None:
+                    sums[i] += v
+                    counts[i] += 1
+        out = np.full_like(sums, np.nan)
+        have = counts > 0
+        norms = np.linalg.norm(sums[have], axis=1, keepdims=True)
+        out[have] = sums[have] / np.clip(norms, 1e-12, None)
+        return out
+
+    def sentence_vectors(self, article_id: str, expected_rows: int) -> np.ndarray | None:
+        """The article's pooled sentence vectors as float32, if they match its current sentences."""
+        try:
+            got = self.records.load_sentence_vectors(article_id)
+        except Exception:  # an index written before this table existed, or a read error: embed instead
+            return None
+        if got is None:
+            return None
+        chunking, vectors = got
+        if chunking != self._chunking_signature() or vectors.shape[0] != expected_rows:
+            return None
+        return vectors.astype(np.float32)
+
     def index_articles(
         self,
         articles: Iterable[Article | tuple[str, Exception]],
@@ -531,7 +636,8 @@ class ArticleIndex:
                     if on_progress:
                         on_progress(article.id)
                     continue
-                chunks = chunk_text(article.text, self.settings.chunk_size, self.settings.chunk_overlap)
+                sentences, chunks = chunk_article(article.text, self.settings.chunk_size, self.settings.chunk_overlap)
+                sentence_vectors = self._embed_chunks(chunks, sentences)
                 docs = [
                     Document(
                         page_content=c.text,
@@ -560,7 +666,10 @@ class ArticleIndex:
                         key_encoder="sha256",
                         batch_size=64,
                     )
+                    if sentence_vectors is not None:
+                        self.records.save_sentence_vectors(article.id, signature, sentence_vectors)
                 except Exception as exc:
+                    self._indexing_embeddings.pending.clear()
                     if existing is not None:
                         # LangChain writes vectors before it cleans up: the old chunks are
                         # still there, so the old article answers again as before.
@@ -569,6 +678,7 @@ class ArticleIndex:
                         raise
                     report.failed.append((article.source, f"indexing failed: {exc}"))  # report, keep going
                     continue
+                self._indexing_embeddings.pending.clear()
                 self.records.upsert(article, signature, len(chunks))
                 (report.updated if existing is not None else report.added).append(article.id)
                 report.chunks_added += result["num_added"] + result["num_updated"]

@@ -392,9 +392,9 @@ def test_questions_are_answered_while_an_article_is_being_indexed(seeded):
     entered, release = threading.Event(), threading.Event()
     inside, most_inside = [0], [0]
     lock = threading.Lock()
-    embed = seeded.embeddings.embed_documents
+    embed = seeded.embeddings.encode_with_spans  # the indexing pass: chunk and sentence vectors
 
-    def slow_embed(texts):
+    def slow_embed(texts, spans):
         if any(MARKER in t for t in texts):
             with lock:
                 inside[0] += 1
@@ -403,9 +403,9 @@ def test_questions_are_answered_while_an_article_is_being_indexed(seeded):
             release.wait(timeout=60)
             with lock:
                 inside[0] -= 1
-        return embed(texts)
+        return embed(texts, spans)
 
-    seeded.embeddings.embed_documents = slow_embed
+    seeded.embeddings.encode_with_spans = slow_embed
     results = {}
     with TestClient(create_app(seeded, mount_ui=False)) as c:
         def write(name):
@@ -463,15 +463,15 @@ def test_too_many_waiting_writers_are_told_to_retry(seeded, monkeypatch):
 
     monkeypatch.setattr(rag.api, "MAX_WAITING_WRITERS", 1)
     entered, release = threading.Event(), threading.Event()
-    embed = seeded.embeddings.embed_documents
+    embed = seeded.embeddings.encode_with_spans
 
-    def slow_embed(texts):
+    def slow_embed(texts, spans):
         if any(MARKER in t for t in texts):
             entered.set()
             release.wait(timeout=60)
-        return embed(texts)
+        return embed(texts, spans)
 
-    seeded.embeddings.embed_documents = slow_embed
+    seeded.embeddings.encode_with_spans = slow_embed
     with TestClient(create_app(seeded, mount_ui=False)) as c:
         first = {}
         t = threading.Thread(target=lambda: first.update(r=c.post("/v1/articles", json={"text": f"A {MARKER}."})))

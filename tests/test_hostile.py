@@ -22,6 +22,7 @@ def test_empty_huge_and_control_character_questions(seeded):
         seeded.ask("x" * 100_000)
     answer = seeded.ask("Who\x00 represented\x1b[31m the US?\x07")
     assert "deputy secretary of state" in answer.text
+    assert answer.question == "Who represented the US?"  # terminal codes go whole, not just the ESC
 
 
 def test_a_20_mb_article_is_refused_with_the_limit_named(seeded, tmp_path):

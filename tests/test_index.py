@@ -13,8 +13,8 @@ def _ids_in_chroma(assistant, article_id=None):
 def test_reindexing_the_same_article_adds_and_embeds_nothing(seeded):
     before = _ids_in_chroma(seeded)
     calls = []
-    original = seeded.embeddings.embed_documents
-    seeded.embeddings.embed_documents = lambda texts: calls.append(len(texts)) or original(texts)
+    original = seeded.embeddings.encode  # under every way of embedding a document
+    seeded.embeddings.encode = lambda texts: calls.append(len(texts)) or original(texts)
     report = seeded.index(SEED)
     assert report.skipped == ["paris-summit-on-ukraine"]
     assert report.added == report.updated == []
@@ -190,3 +190,39 @@ def test_an_unwritable_index_folder_is_a_clear_error(tmp_path):
     settings = Settings(index_dir=blocker / "index", embedding_backend="fake", _env_file=None)
     with pytest.raises(IndexNotReadyError, match="RAG_INDEX_DIR"):
         Assistant(settings).index(SEED)
+
+
+def test_sentence_vectors_come_from_the_indexing_pass_and_follow_the_article(seeded, tmp_path, monkeypatch):
+    import numpy as np
+
+    pipeline = seeded._answer_pipeline()
+    sentences = pipeline.corpus.sentences("paris-summit-on-ukraine")
+    stored = seeded.store.sentence_vectors("paris-summit-on-ukraine", len(sentences))
+    assert stored is not None and stored.shape == (len(sentences), 384)
+    assert not np.isnan(stored).any()
+    # Answering reads them: no sentence is embedded at question time.
+    calls = []
+    original = seeded.embeddings.encode
+    monkeypatch.setattr(seeded.embeddings, "encode", lambda texts: calls.append(list(texts)) or original(texts))
+    answer = seeded.ask("Who represented the US?")
+    assert not answer.refused and calls == [["Who represented the US?"]]
+    monkeypatch.undo()
+    # An edit replaces them; a removal takes them away.
+    path = write(tmp_path / "story.md", SEED.read_text())
+    seeded.index(path)
+    before = seeded.store.sentence_vectors("story", len(sentences))
+    write(path, SEED.read_text().split("\n\n", 2)[0] + "\n\nOne new closing sentence.\n")
+    seeded.index(path)
+    assert seeded.store.sentence_vectors("story", len(sentences)) is None  # no longer the same sentences
+    assert before is not None
+    seeded.remove("story")
+    assert seeded.store.records.load_sentence_vectors("story") is None
+
+
+def test_an_index_without_sentence_vectors_still_answers(seeded):
+    """Vectors missing (an index built before them, a backend that cannot pool): embedded on demand."""
+    with seeded.store.records.engine.begin() as conn:
+        conn.execute(seeded.store.records.sentence_vectors.delete())
+    seeded.store._bump_version()  # what a write by another process does
+    answer = seeded.ask("Who represented the US?")
+    assert not answer.refused and "deputy secretary of state" in answer.text
