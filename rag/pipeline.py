@@ -101,7 +101,8 @@ class Corpus:
         return self._retriever.idf(term)
 
     def stored_vectors(self, article_id: str) -> np.ndarray | None:
-        """The article's sentence vectors from indexing (rows of NaN where a sentence has none)."""
+        """The article's sentence vectors from indexing (rows of NaN where a sentence has none),
+        kept as float16 (768 bytes a sentence: ~300 MB less at 1,000 articles than float32)."""
         if article_id not in self._stored:
             got = None
             if self._stored_loader is not None:
@@ -119,7 +120,7 @@ class Corpus:
         else embedded now (`sentence_vectors`)."""
         out: list[np.ndarray | None] = []
         for a, i in keys:
-            out.append(self.stored_vectors(a)[i] if self.has_stored_vector(a, i) else None)
+            out.append(self.stored_vectors(a)[i].astype(np.float32) if self.has_stored_vector(a, i) else None)
         missing = [k for k, v in zip(keys, out) if v is None]
         if missing:
             fresh = iter(self.sentence_vectors(embeddings, missing))

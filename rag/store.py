@@ -587,7 +587,7 @@ class ArticleIndex:
         return out
 
     def sentence_vectors(self, article_id: str, expected_rows: int) -> np.ndarray | None:
-        """The article's pooled sentence vectors as float32, if they match its current sentences."""
+        """The article's pooled sentence vectors (float16), if they match its current sentences."""
         try:
             got = self.records.load_sentence_vectors(article_id)
         except Exception:  # an index written before this table existed, or a read error: embed instead
@@ -597,7 +597,7 @@ class ArticleIndex:
         chunking, vectors = got
         if chunking != self._chunking_signature() or vectors.shape[0] != expected_rows:
             return None
-        return vectors.astype(np.float32)
+        return vectors.copy()  # float16, detached from the database row's buffer
 
     def index_articles(
         self,
