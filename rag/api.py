@@ -709,6 +709,7 @@ def serve(
             "change the index.",
             file=sys.stderr,
         )
+    _check_port_free(host, port)
     try:
         assistant.warm_up()
     except IndexNotReadyError as exc:  # an empty index is fine: articles can be added over HTTP
@@ -722,6 +723,22 @@ def serve(
         access_log.addFilter(RedactTokens())
     # Open browser tabs keep Gradio streams alive: on Ctrl-C, wait 5 s for them, not forever.
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say so in one line before loading anything when another server has the port."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise RagError(
+                f"Cannot listen on {host}:{port} ({exc.strerror or exc}): another server may be running "
+                "there; stop it, or choose another port with --port or RAG_PORT."
+            ) from None
 
 
 class RedactTokens:

@@ -222,7 +222,7 @@ def eval_cmd(
 def serve_cmd(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default RAG_HOST or 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default RAG_PORT or 7860).")] = None,
-    share: Annotated[bool, typer.Option("--share", help="Also open a public Gradio share link.")] = False,
+    share: Annotated[bool, typer.Option("--share", help="Gradio share links need its tunnel on the internet, which an offline tool does not use: prints how to expose the server safely instead.")] = False,
     index_dir: IndexDir = None,
 ) -> None:
     """Serve the chat UI at / and the HTTP API under /v1 (127.0.0.1 by default)."""

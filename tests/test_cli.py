@@ -87,3 +87,16 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path):
     assert "Invalid setting RAG_ANSWERER='gpt'" in r.stderr and "'extractive'" in r.stderr
     r = rag("list", env_dir=tmp_path / "index", RAG_K="many")
     assert r.returncode == 1 and "RAG_K='many'" in r.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = rag("serve", "--port", str(port), env_dir=tmp_path / "index")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"Cannot listen on 127.0.0.1:{port}" in r.stderr and "RAG_PORT" in r.stderr
+    assert "chat UI:" not in r.stderr  # no banner for a server that never started

@@ -190,6 +190,10 @@ def article_rows(assistant) -> list[list]:
 
 def _summary(report) -> str:
     lines = [report.summary()]
+    named = [f"{what}: {', '.join(html.escape(i, quote=False) for i in ids)}"
+             for what, ids in (("Added", report.added), ("Updated", report.updated)) if ids]
+    if named:
+        lines.append(" · ".join(named))
     lines += [f"⚠️ {html.escape(msg, quote=False)}" for _, msg in report.failed]
     return "\n\n".join(lines)
 
