@@ -17,13 +17,12 @@ import random
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
-from bench.tune import EVAL, FEATURES, evaluate, refusal_curve
+from bench.tune import EVAL, evaluate, feature_rows, refusal_curve
 from rag.answer import ExtractiveAnswerer
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.evaluate import _contains, load_file
+from rag.evaluate import load_file
 from rag.ingest import Article
 
 
@@ -37,20 +36,7 @@ def collect(path: Path, sample: int, mode: str, embeddings) -> list[dict]:
     if mode == "standalone":  # forget the vectors indexing pooled: every sentence is embedded alone
         pipeline.corpus._stored_loader = None  # noqa: SLF001
         pipeline.corpus._stored.clear()  # noqa: SLF001
-    scorer = ExtractiveAnswerer(embeddings, sentence_rerank=10_000)
-    rows = []
-    for q in questions:
-        vec = embeddings.embed_query(q.question)
-        hits = pipeline.retriever.retrieve(q.question, k=6, query_vector=vec)
-        cands = scorer.candidates(q.question, hits, pipeline.corpus, vec)
-        feats = np.array(
-            [[c.lexical, c.context, c.dense, c.type_match, 1 / (1 + c.hit_rank), c.novelty, c.missing_names] for c in cands]
-        ).reshape(-1, len(FEATURES))
-        gold = np.array(
-            [_contains(pipeline.corpus.sentence_text(c.article_id, c.index), q.answers) for c in cands], dtype=bool
-        ).reshape(-1)
-        rows.append({"q": q, "feats": feats, "gold": gold})
-    return rows
+    return feature_rows(pipeline, embeddings, questions, k=6)
 
 
 def main() -> None:

@@ -39,11 +39,17 @@ def collect(path: Path, settings: Settings, sample: int | None, seed: int = 0, e
         Article(id=a["id"], title=a["title"], source=f"tune:{a['id']}", text=a["text"]) for a in articles
     )
     pipeline = assistant._answer_pipeline()  # noqa: SLF001 - a tuning tool looks inside
-    scorer = ExtractiveAnswerer(assistant.embeddings, sentence_rerank=10_000)
+    return feature_rows(pipeline, assistant.embeddings, questions, settings.k), assistant.store.count_chunks()
+
+
+def feature_rows(pipeline, embeddings, questions, k: int) -> list[dict]:
+    """Per question: every candidate sentence's features (all scored by similarity), which hold a
+    gold answer, and the rank of the first retrieved chunk that does."""
+    scorer = ExtractiveAnswerer(embeddings, sentence_rerank=10_000)
     rows = []
     for q in questions:
-        vec = assistant.embeddings.embed_query(q.question)
-        hits = pipeline.retriever.retrieve(q.question, k=settings.k, query_vector=vec)
+        vec = embeddings.embed_query(q.question)
+        hits = pipeline.retriever.retrieve(q.question, k=k, query_vector=vec)
         chunk_rank = next((i + 1 for i, h in enumerate(hits) if _contains(h.chunk.text, q.support)), None)
         cands = scorer.candidates(q.question, hits, pipeline.corpus, vec)
         feats = np.array(
@@ -53,7 +59,7 @@ def collect(path: Path, settings: Settings, sample: int | None, seed: int = 0, e
             [_contains(pipeline.corpus.sentence_text(c.article_id, c.index), q.answers) for c in cands], dtype=bool
         ).reshape(-1)
         rows.append({"q": q, "feats": feats, "gold": gold, "chunk_rank": chunk_rank})
-    return rows, assistant.store.count_chunks()
+    return rows
 
 
 def evaluate(rows, weights, min_lexical: float = 0.0) -> tuple[float, list[float], list[bool]]:

@@ -7,7 +7,6 @@ import pytest
 
 from rag.answer import Answer
 from rag.errors import AnswerError, ArticleNotFoundError, IndexNotReadyError
-from tests.conftest import SEED
 
 DEV_QUESTIONS = [
     "Who represented the US?",

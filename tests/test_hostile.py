@@ -8,7 +8,6 @@ import pytest
 
 from rag.errors import AnswerError, IngestError, TooLargeError
 from rag.ingest import load_url
-from tests.conftest import write
 
 
 def _snapshot(assistant):
