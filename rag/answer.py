@@ -225,8 +225,20 @@ def markdown_quote(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+# "What is …", "How many tanks did …", "Did …": questions whose word order cannot follow "does not
+# say" ("does not say what is the capital"); those are quoted instead.
+_INVERTED = re.compile(
+    r"^(?:(?:who|whom|whose|what|which|when|where|why|how)\b(?:\s+[\w’'-]+){0,3}?\s+)?"
+    r"(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|shall|should|may|might|must)\b",
+    re.IGNORECASE,
+)
+
+
 def _unsupported_text(question: str, scope_title: str | None) -> str:
     q = question.strip().rstrip("?.! ").strip()
+    if q and _INVERTED.match(q):
+        subject = f"“{scope_title}” does not answer" if scope_title else "The articles do not answer"
+        return f"{subject} “{q[:1].upper() + q[1:]}?”"
     q = q[:1].lower() + q[1:] if q else q
     subject = f"“{scope_title}” does not say" if scope_title else "The articles do not say"
     return f"{subject} {q}." if q else f"{subject} that."

@@ -66,7 +66,7 @@ def test_the_design_card_question_cites_the_passage_that_says_it(seeded):
 def test_unrelated_questions_are_refused_with_nearest_passages(seeded, question):
     answer = seeded.ask(question)
     assert answer.refused
-    assert answer.text.startswith("“Paris summit on Ukraine” does not say")
+    assert answer.text.startswith("“Paris summit on Ukraine” does not ")
     assert answer.citations == []
     assert answer.passages, "the nearest passages are still shown, as passages"
 
@@ -164,3 +164,19 @@ def test_reference_markers_inside_article_text_do_not_look_like_citations(assist
     assert not answer.refused
     assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)} == {c.n for c in answer.citations}
     assert "1932" in answer.text
+
+
+@pytest.mark.parametrize(
+    "question, text",
+    [
+        ("Who represented Spain?", "The articles do not say who represented Spain."),
+        ("How many people died?", "The articles do not say how many people died."),
+        ("What is the capital of Australia?", "The articles do not answer “What is the capital of Australia?”"),
+        ("How many tanks did France send?", "The articles do not answer “How many tanks did France send?”"),
+        ("did France send tanks", "The articles do not answer “Did France send tanks?”"),
+    ],
+)
+def test_refusals_read_as_english(question, text):
+    from rag.answer import _unsupported_text
+
+    assert _unsupported_text(question, None) == text
