@@ -250,6 +250,10 @@ class CachedEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self.inner.embed_query(text)
 
+    @property
+    def pools_sentences(self) -> bool:
+        return bool(getattr(self.inner, "pools_sentences", False))
+
     def encode_with_spans(self, texts, spans):
         """The indexing pass (chunk and sentence vectors), cached in memory by text and spans."""
         key = tuple((_key(t), tuple(map(tuple, s))) for t, s in zip(texts, spans))

@@ -51,6 +51,8 @@ class _LazyModel(Embeddings):
     """Shared plumbing: lazy, thread-safe loading and batched, normalised encoding."""
 
     name = "embeddings"
+    # True when `encode_with_spans` gives sentence vectors from the same pass (token states).
+    pools_sentences = False
 
     def __init__(self, batch_size: int = 8) -> None:
         self.batch_size = batch_size
@@ -108,6 +110,7 @@ class OnnxEmbeddings(_LazyModel):
     """all-MiniLM-L6-v2 as int8 ONNX; mean pooling over the attention mask, like the original."""
 
     name = "all-MiniLM-L6-v2 (onnx int8)"
+    pools_sentences = True
 
     def __init__(self, model_file: Path | None = None, batch_size: int = 8) -> None:
         super().__init__(batch_size)
@@ -178,13 +181,15 @@ class OnnxEmbeddings(_LazyModel):
         """
         self.warm_up()
         n = len(texts)
-        vectors = np.zeros((n, 384), dtype=np.float32)
+        vectors: np.ndarray | None = None  # sized by the model's output, not assumed
         span_vectors: list[list[np.ndarray | None]] = [[] for _ in range(n)]
         order = sorted(range(n), key=lambda i: len(texts[i]))
         for start in range(0, n, self.batch_size):
             rows = order[start : start + self.batch_size]
             encodings, mask, hidden = self._forward([texts[i] for i in rows])
             pooled = self._mean_pool(hidden, mask)
+            if vectors is None:
+                vectors = np.zeros((n, pooled.shape[1]), dtype=np.float32)
             for k, i in enumerate(rows):
                 vectors[i] = pooled[k]
                 offsets = np.array(encodings[k].offsets, dtype=np.int64).reshape(-1, 2)
@@ -197,6 +202,8 @@ class OnnxEmbeddings(_LazyModel):
                         continue
                     v = hidden[k][inside].mean(axis=0)
                     span_vectors[i].append(v / max(float(np.linalg.norm(v)), 1e-12))
+        if vectors is None:
+            return np.zeros((0, 384), dtype=np.float32), span_vectors
         return _normalize(vectors), span_vectors
 
 
@@ -211,6 +218,9 @@ class SentenceTransformerEmbeddings(_LazyModel):
         # Recorded with the index: fixed here, not on load, so a process that has not loaded the
         # model yet and one that has agree on it.
         self.name = f"sentence-transformers:{Path(model_dir).name if model_dir else 'all-MiniLM-L6-v2'}"
+        # What indexes built before recorded for this backend (before / after loading the model);
+        # accepted once and rewritten, and their articles re-embedded under the new name.
+        self.legacy_names = ("sentence-transformers", Path(model_dir).name if model_dir else "model")
 
     def _load(self) -> None:
         # Weights come from a local folder; make sure nothing tries the network.
@@ -237,6 +247,7 @@ class HashingEmbeddings(_LazyModel):
     """Deterministic bag-of-words hashing vectors: similar wording -> similar vectors. For tests."""
 
     name = "hashing (fake)"
+    pools_sentences = True
 
     def __init__(self, dim: int = 384, batch_size: int = 8) -> None:
         super().__init__(batch_size)

@@ -36,7 +36,7 @@ class Corpus:
         stored_vectors=None,
     ):
         self._texts = texts
-        # article id, sentence count -> the sentence vectors pooled at indexing time, or None
+        # (article id, text, sentence count) -> the sentence vectors pooled at indexing time, or None
         self._stored_loader = stored_vectors
         self._stored: dict[str, np.ndarray | None] = {}
         self.titles = titles
@@ -106,7 +106,7 @@ class Corpus:
         if article_id not in self._stored:
             got = None
             if self._stored_loader is not None:
-                got = self._stored_loader(article_id, len(self.sentences(article_id)))
+                got = self._stored_loader(article_id, self._texts[article_id], len(self.sentences(article_id)))
             with self._lock:
                 self._stored[article_id] = got
         return self._stored[article_id]
@@ -169,10 +169,11 @@ class AnswerPipeline:
             min_lexical=settings.min_lexical,
             sentence_rerank=settings.sentence_rerank,
         )
-        self.retriever.refresh()
+        texts = store.article_texts()
+        self.retriever.refresh(texts)
         articles = store.list_articles()
         self.corpus = Corpus(
-            store.article_texts(),
+            texts,
             {a.id: a.title for a in articles},
             self.retriever,
             max_sentence=settings.chunk_size,

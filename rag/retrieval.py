@@ -54,14 +54,22 @@ class HybridRetriever:
         self._article_of: np.ndarray = np.zeros(0, dtype=object)
         self._df: Counter[str] = Counter()
 
-    def refresh(self) -> None:
-        """Reload the chunks and rebuild the keyword index."""
+    def refresh(self, texts: dict[str, str] | None = None) -> None:
+        """Reload the chunks and rebuild the keyword index.
+
+        Only chunks that are exact slices of their recorded article are used: a run killed or
+        failed between writing vectors and writing the article's record (a new article, an edit,
+        a removal) leaves chunks that the next run completes or cleans up, and until then they
+        must not be quoted against text they were not cut from.
+        """
         import bm25s
 
-        # Only chunks of fully recorded articles: a run killed between writing an article's
-        # vectors and its record leaves chunks that the next run completes or cleans up.
-        known = {a.id for a in self.store.list_articles()}
-        chunks = [c for c in self.store.chunks() if c.article_id in known]
+        if texts is None:
+            texts = self.store.article_texts()
+        chunks = [
+            c for c in self.store.chunks()
+            if c.article_id in texts and texts[c.article_id][c.start : c.end] == c.text
+        ]
         # Title words count as chunk words: questions often name the article's subject.
         chunk_terms = [terms(f"{c.title}. {c.text}") or ["∅"] for c in chunks]
         bm25 = None

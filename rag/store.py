@@ -2,14 +2,18 @@
 
 Writes go through `ArticleIndex.index_articles()` / `remove()` only, under an inter-process file
 lock (Chroma's embedded client is not process-safe), and bump a version stamp so readers in
-other processes know to reopen. Re-indexing uses LangChain's indexing API: unchanged chunks are
-skipped by hash (nothing embedded), an edited article's stale chunks are cleaned up by
-`scoped_full`, and chunk ids derive from content so an interrupted run re-adds the same ids.
+other processes know to reopen. An unchanged article is skipped by its content hash (nothing
+embedded). A new or edited one gets one model pass over its chunks, which gives the chunk vectors
+and, pooled from the same token states, its sentence vectors (kept with the records); LangChain's
+indexing API then writes only chunks it does not hold yet, cleans up an edited article's stale
+ones (`scoped_full`), and derives chunk ids from content so an interrupted run re-adds the same
+ids. Answers use only chunks that are exact slices of their article's recorded text.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from rag.config import Settings
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = ".write.lock"
 # Chroma turns a `get` into one SQLite statement with a variable per id, and SQLite allows
@@ -194,6 +200,7 @@ class ArticleRecords:
             "sentence_vectors", meta,
             sa.Column("article_id", sa.String(200), primary_key=True),
             sa.Column("chunking", sa.Text, nullable=False),
+            sa.Column("content_hash", sa.String(64), nullable=False),
             sa.Column("rows", sa.Integer, nullable=False),
             sa.Column("dim", sa.Integer, nullable=False),
             sa.Column("data", sa.LargeBinary, nullable=False),
@@ -241,28 +248,33 @@ class ArticleRecords:
             conn.execute(self.articles.delete().where(self.articles.c.id == article_id))
             conn.execute(self.sentence_vectors.delete().where(self.sentence_vectors.c.article_id == article_id))
 
-    def save_sentence_vectors(self, article_id: str, chunking: str, vectors: np.ndarray) -> None:
+    def save_sentence_vectors(self, article_id: str, chunking: str, content_hash: str, vectors: np.ndarray) -> None:
         table = self.sentence_vectors
         data = np.asarray(vectors, dtype=np.float16)
         with self.engine.begin() as conn:
             conn.execute(table.delete().where(table.c.article_id == article_id))
             conn.execute(table.insert().values(
-                article_id=article_id, chunking=chunking, rows=data.shape[0], dim=data.shape[1], data=data.tobytes(),
+                article_id=article_id, chunking=chunking, content_hash=content_hash,
+                rows=data.shape[0], dim=data.shape[1], data=data.tobytes(),
             ))
 
-    def load_sentence_vectors(self, article_id: str) -> tuple[str, np.ndarray] | None:
+    def load_sentence_vectors(self, article_id: str) -> tuple[str, str, np.ndarray] | None:
+        """(chunking signature, content hash of the text they were made from, vectors), or None."""
         table = self.sentence_vectors
         with self.engine.connect() as conn:
             row = conn.execute(table.select().where(table.c.article_id == article_id)).mappings().first()
         if row is None:
             return None
-        return row["chunking"], np.frombuffer(row["data"], dtype=np.float16).reshape(row["rows"], row["dim"])
+        vectors = np.frombuffer(row["data"], dtype=np.float16).reshape(row["rows"], row["dim"])
+        return row["chunking"], row["content_hash"], vectors
 
-    def restore(self, row: dict) -> None:
-        """Put back a row as `get()` returned it (an edit that failed keeps the old article)."""
-        with self.engine.begin() as conn:
-            conn.execute(self.articles.delete().where(self.articles.c.id == row["id"]))
-            conn.execute(self.articles.insert().values(**row))
+    def has_sentence_vectors(self, article_id: str, chunking: str, content_hash: str) -> bool:
+        t = self.sentence_vectors.c
+        query = self._sa.select(t.article_id).where(
+            (t.article_id == article_id) & (t.chunking == chunking) & (t.content_hash == content_hash)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def list(self) -> list[ArticleInfo]:
         a = self.articles.c
@@ -287,12 +299,24 @@ class _PrecomputedFirst:
 
     def __init__(self, embeddings) -> None:
         self.inner = embeddings
-        self.pending: dict[str, list[float]] = {}
+        # Per thread: LangChain's `index()` embeds in the thread that called it, and two indexing
+        # runs may overlap in one process (server mode takes no lock).
+        self._local = threading.local()
+
+    @contextmanager
+    def precomputed(self, vectors: dict[str, list[float]]):
+        """Use `vectors` (chunk text -> vector) for this thread's embedding calls inside the block."""
+        self._local.pending = vectors
+        try:
+            yield
+        finally:
+            self._local.pending = {}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        missing = [t for t in texts if t not in self.pending]
+        pending = getattr(self._local, "pending", {})
+        missing = [t for t in texts if t not in pending]
         fresh = dict(zip(missing, self.inner.embed_documents(missing))) if missing else {}
-        return [self.pending[t] if t in self.pending else fresh[t] for t in texts]
+        return [pending[t] if t in pending else fresh[t] for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return self.inner.embed_query(text)
@@ -523,7 +547,7 @@ class ArticleIndex:
         """Refuse to mix vectors of two embedding models in one collection."""
         model = getattr(self.embeddings, "name", type(self.embeddings).__name__)
         stored = self.records.get_meta("embedding_model")
-        if stored is None:
+        if stored is None or stored in getattr(self.embeddings, "legacy_names", ()):
             self.records.set_meta("embedding_model", model)
         elif stored != model:
             raise IndexNotReadyError(
@@ -532,7 +556,9 @@ class ArticleIndex:
             )
 
     def _repair(self) -> int:
-        """Delete vectors that no record covers (left by a run killed between its two writes).
+        """Delete vectors that no record covers: chunks LangChain's record manager does not know
+        (a run killed between writing vectors and keys) and chunks of articles with no article
+        record (a run killed before recording a new article, or in the middle of a removal).
 
         Only in embedded mode, where the file lock makes this process the one writer. With a
         Chroma server, another replica may be between its two writes right now, and its fresh
@@ -542,13 +568,20 @@ class ArticleIndex:
         if self.settings.store != "embedded":
             return 0
         collection = self.vector_store._collection  # noqa: SLF001
-        stored_ids = {cid for got in _pages(collection, include=[]) for cid in got["ids"]}
-        if not stored_ids:
+        stored = {
+            cid: (meta or {}).get("article_id")
+            for got in _pages(collection, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"])
+        }
+        if not stored:
             return 0
         known = set(self.record_manager.list_keys())
-        orphans = sorted(stored_ids - known)
+        recorded = {a.id for a in self.records.list()}
+        orphans = sorted(cid for cid, article_id in stored.items() if cid not in known or article_id not in recorded)
         for start in range(0, len(orphans), PAGE):
-            collection.delete(ids=orphans[start : start + PAGE])
+            page = orphans[start : start + PAGE]
+            collection.delete(ids=page)
+            self.record_manager.delete_keys([cid for cid in page if cid in known])
         return len(orphans)
 
     def _unique_id(self, article: Article) -> str:
@@ -562,17 +595,17 @@ class ArticleIndex:
 
         return f"{article.id}-{hashlib.sha1(article.source.encode()).hexdigest()[:6]}"
 
-    def _embed_chunks(self, chunks, sentences) -> np.ndarray | None:
-        """One model pass over the chunks: their vectors (handed to Chroma through
+    def _embed_chunks(self, chunks, sentences) -> tuple[dict[str, list[float]], np.ndarray | None]:
+        """One model pass over the chunks: their vectors by text (handed to Chroma through
         `_PrecomputedFirst`) and each sentence's vector pooled from its tokens (averaged over the
-        chunks that hold it; NaN where none could be had). None when the backend cannot pool."""
+        chunks that hold it; NaN where none could be had). ({}, None) when the backend cannot pool."""
         members, spans = sentence_spans(chunks, sentences)
         encode = getattr(self.embeddings, "encode_with_spans", None)
         got = encode([c.text for c in chunks], spans) if encode else None
         if got is None:
-            return None
+            return {}, None
         chunk_vectors, span_vectors = got
-        self._indexing_embeddings.pending.update((c.text, v.tolist()) for c, v in zip(chunks, chunk_vectors))
+        by_text = {c.text: v.tolist() for c, v in zip(chunks, chunk_vectors)}
         sums = np.zeros((len(sentences), chunk_vectors.shape[1]), dtype=np.float32)
         counts = np.zeros(len(sentences), dtype=np.int32)
         for m, vecs in zip(members, span_vectors):
@@ -584,18 +617,21 @@ class ArticleIndex:
         have = counts > 0
         norms = np.linalg.norm(sums[have], axis=1, keepdims=True)
         out[have] = sums[have] / np.clip(norms, 1e-12, None)
-        return out
+        return by_text, out
 
-    def sentence_vectors(self, article_id: str, expected_rows: int) -> np.ndarray | None:
-        """The article's pooled sentence vectors (float16), if they match its current sentences."""
+    def sentence_vectors(self, article_id: str, text: str, expected_rows: int) -> np.ndarray | None:
+        """The article's pooled sentence vectors (float16), if they were made from exactly `text`
+        with the current chunking and model; None otherwise (the caller embeds on demand)."""
+        from rag.ingest import content_hash
+
         try:
             got = self.records.load_sentence_vectors(article_id)
-        except Exception:  # an index written before this table existed, or a read error: embed instead
+        except Exception:  # a read error: embed instead
             return None
         if got is None:
             return None
-        chunking, vectors = got
-        if chunking != self._chunking_signature() or vectors.shape[0] != expected_rows:
+        chunking, made_from, vectors = got
+        if chunking != self._chunking_signature() or made_from != content_hash(text) or vectors.shape[0] != expected_rows:
             return None
         return vectors.copy()  # float16, detached from the database row's buffer
 
@@ -616,6 +652,7 @@ class ArticleIndex:
             self._check_model()
             self._repair()
             signature = self._chunking_signature()
+            can_pool = bool(getattr(self.embeddings, "pools_sentences", False))
             for item in articles:
                 if isinstance(item, tuple):
                     source, exc = item
@@ -631,13 +668,14 @@ class ArticleIndex:
                     and existing["content_hash"] == article.content_hash
                     and existing["chunking"] == signature
                     and existing["title"] == article.title
+                    # An index made before sentence vectors gets them on its next run.
+                    and (not can_pool or self.records.has_sentence_vectors(article.id, signature, article.content_hash))
                 ):
                     report.skipped.append(article.id)
                     if on_progress:
                         on_progress(article.id)
                     continue
                 sentences, chunks = chunk_article(article.text, self.settings.chunk_size, self.settings.chunk_overlap)
-                sentence_vectors = self._embed_chunks(chunks, sentences)
                 docs = [
                     Document(
                         page_content=c.text,
@@ -652,34 +690,32 @@ class ArticleIndex:
                     )
                     for c in chunks
                 ]
-                if existing is not None:
-                    # Until the new chunks and text are both written, the article is not used
-                    # for answers: a run killed in between must not quote old text at new offsets.
-                    self.records.delete(article.id)
+                # The old record stays until the new chunks are written: answers use only chunks that
+                # are exact slices of the recorded text, so until then the old article answers from
+                # its old chunks, and a run killed or failed midway never quotes old text at new offsets.
                 try:
-                    result = index(
-                        docs,
-                        self.record_manager,
-                        self.vector_store,
-                        cleanup="scoped_full",
-                        source_id_key="article_id",
-                        key_encoder="sha256",
-                        batch_size=64,
-                    )
-                    if sentence_vectors is not None:
-                        self.records.save_sentence_vectors(article.id, signature, sentence_vectors)
+                    chunk_vectors, sentence_vectors = self._embed_chunks(chunks, sentences)
+                    with self._indexing_embeddings.precomputed(chunk_vectors):
+                        result = index(
+                            docs,
+                            self.record_manager,
+                            self.vector_store,
+                            cleanup="scoped_full",
+                            source_id_key="article_id",
+                            key_encoder="sha256",
+                            batch_size=64,
+                        )
                 except Exception as exc:
-                    self._indexing_embeddings.pending.clear()
-                    if existing is not None:
-                        # LangChain writes vectors before it cleans up: the old chunks are
-                        # still there, so the old article answers again as before.
-                        self.records.restore(existing)
                     if isinstance(exc, RagError):
                         raise
                     report.failed.append((article.source, f"indexing failed: {exc}"))  # report, keep going
                     continue
-                self._indexing_embeddings.pending.clear()
                 self.records.upsert(article, signature, len(chunks))
+                if sentence_vectors is not None:
+                    try:
+                        self.records.save_sentence_vectors(article.id, signature, article.content_hash, sentence_vectors)
+                    except Exception:  # answering embeds sentences on demand without them
+                        log.warning("Could not store the sentence vectors of %s", article.id, exc_info=True)
                 (report.updated if existing is not None else report.added).append(article.id)
                 report.chunks_added += result["num_added"] + result["num_updated"]
                 report.chunks_deleted += result["num_deleted"]

@@ -149,7 +149,14 @@ def test_a_host_that_rebinds_to_a_private_address_is_refused(local_site, monkeyp
     import rag.ingest as ingest
 
     monkeypatch.setattr(ingest, "_check_public_host", lambda url, allow_private: None)
-    for variable in ingest._PROXY_VARIABLES:
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(variable, raising=False)
     with pytest.raises(IngestError, match="connected to the non-public address 127.0.0.1"):
         load_url(f"{local_site}/page", timeout=2, max_bytes=10**6)
+    # A proxy for https only does not switch the check off for an http URL, which goes direct.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    with pytest.raises(IngestError, match="connected to the non-public address 127.0.0.1"):
+        load_url(f"{local_site}/page", timeout=2, max_bytes=10**6)
+    assert ingest._through_proxy("https://example.com/story")
+    monkeypatch.setenv("NO_PROXY", "example.com")
+    assert not ingest._through_proxy("https://example.com/story")

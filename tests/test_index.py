@@ -161,7 +161,12 @@ def test_a_removal_hides_the_article_before_its_vectors_go(seeded, monkeypatch):
     assert seeded.articles() == []
     with pytest.raises(IndexNotReadyError):  # "No articles are indexed": nothing half-removed answers
         seeded.ask("Who represented the US?")
+    # The next write of any article clears what the removal left.
+    seeded.index_text("The tram line opens in May.", title="Tram")
+    assert [c.article_id for c in seeded.store.chunks()] == ["tram"]
+    assert {c.id for c in seeded.store.chunks()} == set(seeded.store.record_manager.list_keys())
     # Indexing it again brings it back whole, with no duplicate chunks.
+    seeded.remove("tram")
     seeded.index(SEED)
     ids = _ids_in_chroma(seeded)
     assert len(ids) == len(set(ids)) == seeded.articles()[0].chunk_count
@@ -195,11 +200,11 @@ def test_an_unwritable_index_folder_is_a_clear_error(tmp_path):
 def test_sentence_vectors_come_from_the_indexing_pass_and_follow_the_article(seeded, tmp_path, monkeypatch):
     import numpy as np
 
-    pipeline = seeded._answer_pipeline()
-    sentences = pipeline.corpus.sentences("paris-summit-on-ukraine")
-    stored = seeded.store.sentence_vectors("paris-summit-on-ukraine", len(sentences))
+    text = seeded.article("paris-summit-on-ukraine").text
+    sentences = seeded._answer_pipeline().corpus.sentences("paris-summit-on-ukraine")
+    stored = seeded.store.sentence_vectors("paris-summit-on-ukraine", text, len(sentences))
     assert stored is not None and stored.shape == (len(sentences), 384)
-    assert not np.isnan(stored).any()
+    assert not np.isnan(stored.astype(np.float32)).any()
     # Answering reads them: no sentence is embedded at question time.
     calls = []
     original = seeded.embeddings.encode
@@ -207,22 +212,77 @@ def test_sentence_vectors_come_from_the_indexing_pass_and_follow_the_article(see
     answer = seeded.ask("Who represented the US?")
     assert not answer.refused and calls == [["Who represented the US?"]]
     monkeypatch.undo()
-    # An edit replaces them; a removal takes them away.
+    # An edit replaces them: the old ones no longer match, the new ones match the new text.
     path = write(tmp_path / "story.md", SEED.read_text())
     seeded.index(path)
-    before = seeded.store.sentence_vectors("story", len(sentences))
-    write(path, SEED.read_text().split("\n\n", 2)[0] + "\n\nOne new closing sentence.\n")
+    old_text = seeded.article("story").text
+    assert seeded.store.sentence_vectors("story", old_text, len(sentences)) is not None
+    write(path, SEED.read_text().split("\n\n", 2)[0] + "\n\nOne new closing sentence. And another one.\n")
     seeded.index(path)
-    assert seeded.store.sentence_vectors("story", len(sentences)) is None  # no longer the same sentences
-    assert before is not None
+    new_text = seeded.article("story").text
+    new_count = len(seeded._answer_pipeline().corpus.sentences("story"))
+    assert seeded.store.sentence_vectors("story", old_text, len(sentences)) is None
+    fresh = seeded.store.sentence_vectors("story", new_text, new_count)
+    assert fresh is not None and fresh.shape[0] == new_count
+    # A removal takes them away.
     seeded.remove("story")
     assert seeded.store.records.load_sentence_vectors("story") is None
 
 
-def test_an_index_without_sentence_vectors_still_answers(seeded):
-    """Vectors missing (an index built before them, a backend that cannot pool): embedded on demand."""
+def test_an_index_without_sentence_vectors_gets_them_on_its_next_run(seeded):
+    """An index made before sentence vectors (or whose rows were lost) answers meanwhile by
+    embedding sentences on demand, and the next indexing run adds the vectors."""
+    text = seeded.article("paris-summit-on-ukraine").text
     with seeded.store.records.engine.begin() as conn:
         conn.execute(seeded.store.records.sentence_vectors.delete())
     seeded.store._bump_version()  # what a write by another process does
     answer = seeded.ask("Who represented the US?")
     assert not answer.refused and "deputy secretary of state" in answer.text
+    report = seeded.index(SEED)
+    assert report.updated == ["paris-summit-on-ukraine"] and report.chunks_added == 0
+    rows = len(seeded._answer_pipeline().corpus.sentences("paris-summit-on-ukraine"))
+    assert seeded.store.sentence_vectors("paris-summit-on-ukraine", text, rows) is not None
+    assert seeded.index(SEED).skipped == ["paris-summit-on-ukraine"]
+
+
+def test_an_edit_that_fails_after_writing_never_quotes_old_text_at_new_offsets(seeded, monkeypatch):
+    import langchain_core.indexing
+
+    from rag.ingest import Article
+
+    old = seeded.store.records.get("paris-summit-on-ukraine")
+    edited = Article(
+        id=old["id"], title=old["title"], source=old["source"], text="A new opening sentence.\n\n" + old["text"],
+    )
+    real_index = langchain_core.indexing.index
+
+    def index_then_fail(*args, **kwargs):
+        real_index(*args, **kwargs)  # new chunks written, old ones cleaned up
+        raise RuntimeError("the disk filled up just after")
+
+    monkeypatch.setattr(langchain_core.indexing, "index", index_then_fail)
+    report = seeded.store.index_articles([edited])
+    assert report.failed and seeded.article("paris-summit-on-ukraine").text == old["text"]
+    seeded.store._bump_version()
+    pipeline = seeded._answer_pipeline()
+    assert all(old["text"][c.start : c.end] == c.text for c in pipeline.retriever.chunks)
+    for question in ("Who represented the US?", "Which German leader attended?"):
+        answer = seeded.ask(question)
+        assert all(old["text"][c.start : c.end] == c.quote for c in answer.citations)
+
+
+def test_indexing_threads_do_not_share_precomputed_vectors(seeded):
+    import threading
+
+    wrapper = seeded.store._indexing_embeddings
+    seen = {}
+
+    def other_thread():
+        seen["vector"] = wrapper.embed_documents(["chunk text"])[0]
+
+    with wrapper.precomputed({"chunk text": [0.5] * 384}):
+        assert wrapper.embed_documents(["chunk text"])[0] == [0.5] * 384
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+    assert seen["vector"] != [0.5] * 384  # embedded by the model, not another run's vector

@@ -86,13 +86,15 @@ def build_app(assistant) -> gr.Blocks:
 
         def ask(message, history, scope_value, earlier_panels):
             if not message or not message.strip():
-                yield history, handlers.with_earlier(handlers.sources_html(assistant, None), []), "", earlier_panels
+                yield history, gr.update(), "", earlier_panels  # nothing asked: the panel stays
                 return
-            panel = None
+            shown = None
             for messages, panel in handlers.respond(assistant, message.strip(), history, scope_value):
-                yield messages, handlers.with_earlier(panel, earlier_panels), "", earlier_panels
-            if panel is not None:
-                yield messages, handlers.with_earlier(panel, earlier_panels), "", [panel, *earlier_panels]
+                # While the answer streams, the panel is sent only when it changes.
+                yield messages, (handlers.with_earlier(panel, earlier_panels) if panel != shown else gr.update()), "", earlier_panels
+                shown = panel
+            if shown is not None and shown != handlers.sources_html(assistant, None):  # an answer, not an error
+                yield messages, gr.update(), "", [shown, *earlier_panels][: handlers.EARLIER_KEPT]
 
         send.click(ask, [question, chat, scope, earlier], [chat, sources, question, earlier])
         question.submit(ask, [question, chat, scope, earlier], [chat, sources, question, earlier])

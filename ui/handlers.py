@@ -26,6 +26,7 @@ EXAMPLES = [
     "What weapons system did Germany refuse to send?",
 ]
 ARTICLE_COLUMNS = ["id", "title", "chunks", "characters", "source"]
+EARLIER_KEPT = 10  # earlier answers whose sources stay in the panel (older [n] links lead nowhere)
 
 
 def friendly_error(exc: BaseException) -> str:
