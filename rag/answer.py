@@ -155,6 +155,14 @@ def type_spans(sentence: str, qtype: str | None, question_words: set[str], names
         matches += list(_ROLE.finditer(sentence))
     for m in matches:
         s, e = m.span(1 if qtype == "place" else 0)
+        if m.re is _ROLE:
+            # "sent a deputy secretary of state", "with a deputy …": the role starts at its
+            # article, or after a leading preposition when it has none.
+            piece = sentence[s:e]
+            head = piece.split(" of ", 1)[0]  # not the article of "… of the treasury"
+            article = re.search(r"\b(?:a|an|the|its|his|her|their)\s", head)
+            lead = re.match(r"(?:(?:with|by|and|of|for|to|from|as|at|in|on)\s+)+", piece)
+            s += article.start() if article else (lead.end() if lead else 0)
         # A name at the end of a sentence keeps its own full stop out ("Le Goff.", not "U.S.").
         while e - s > 2 and sentence[e - 1] in ".,;:" and not sentence[e - 3 : e - 1].startswith("."):
             e -= 1
@@ -170,8 +178,23 @@ def type_spans(sentence: str, qtype: str | None, question_words: set[str], names
     return spans
 
 
+# Where a sentence joins clauses: "…, and the US, …", "…; …", "…, while …", "…, but …".
+_CLAUSE_BREAK = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\s+(?:whereas|while)\s+")
+
+
+def _clauses(sentence: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        spans.append((start, m.start()))
+        start = m.start() + 1
+    spans.append((start, len(sentence)))
+    return spans
+
+
 def highlight_span(sentence: str, offset: int, qtype, question_words, names) -> tuple[int, int] | None:
-    """The answer span to highlight: only when the sentence holds exactly one candidate."""
+    """The answer span to highlight: the one candidate of the sentence, or, when it holds several,
+    the one candidate of the clause that holds most of the question's words ("…a deputy foreign
+    minister, and the US …, with a deputy secretary of state" for "Who represented the US?")."""
     spans = type_spans(sentence, qtype, question_words, names)
     merged: list[tuple[int, int]] = []
     for s, e in sorted(spans):
@@ -179,6 +202,20 @@ def highlight_span(sentence: str, offset: int, qtype, question_words, names) -> 
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
         else:
             merged.append((s, e))
+    if len(merged) > 1:
+        scored = []
+        for cs, ce in _clauses(sentence):
+            own = {stem(w) for w in words(sentence[cs:ce])}
+            inside = [(s, e) for s, e in merged if cs <= s and e <= ce]
+            scored.append((len(own & question_words), inside))
+        scored.sort(key=lambda x: -x[0])
+        best_overlap, inside = scored[0]
+        clear_winner = best_overlap > 0 and (len(scored) == 1 or scored[1][0] < best_overlap)
+        merged = inside if clear_winner else merged
+    if len(merged) > 1 and qtype == "person":
+        # "the German chancellor, Olaf Scholz": the name answers "who", the title describes them.
+        named = [(s, e) for s, e in merged if sentence[s : e][:1].isupper()]
+        merged = named if len(named) == 1 else merged
     if len(merged) != 1:
         return None
     return offset + merged[0][0], offset + merged[0][1]

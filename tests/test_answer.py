@@ -180,3 +180,21 @@ def test_refusals_read_as_english(question, text):
     from rag.answer import _unsupported_text
 
     assert _unsupported_text(question, None) == text
+
+
+def test_the_highlight_is_the_answer_in_the_clause_the_question_is_about():
+    from rag.answer import highlight_span, question_type
+    from rag.text import terms
+
+    def span(question, sentence, names=frozenset()):
+        got = highlight_span(sentence, 0, question_type(question), set(terms(question)), set(names))
+        return sentence[got[0] : got[1]] if got else None
+
+    sentence = (
+        "Italy sent a deputy foreign minister, and the US, its main support, sent a deputy secretary of state."
+    )
+    assert span("Who represented the US?", sentence) == "a deputy secretary of state"
+    assert span("Who represented Italy?", sentence) == "a deputy foreign minister"
+    assert span("Which German leader attended?", "There was the German chancellor, Olaf Scholz; and others.") == "Olaf Scholz"
+    # No clause holds more of the question than another: nothing is guessed.
+    assert span("Who came?", "A deputy minister came, and a junior secretary came.") is None

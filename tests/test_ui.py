@@ -21,7 +21,8 @@ def test_an_answer_streams_and_links_its_markers_to_source_cards(seeded):
     assert "deputy secretary of state" in reply
     assert "[[1]](#source-1-1)" in reply
     assert "id='source-1-1'" in panel
-    assert re.search(r"<mark>[^<]*deputy secretary of state", panel)
+    # The cited sentence is marked in its article, the answer inside it in bold.
+    assert re.search(r"<mark>[^<]*<strong>a deputy secretary of state</strong>[^<]*</mark>", panel)
     assert "Paris summit on Ukraine" in panel
 
 
