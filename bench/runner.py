@@ -260,8 +260,6 @@ class CachedEmbeddings(Embeddings):
         got = self._span_cache.get(key)
         if got is None:
             got = self.inner.encode_with_spans(texts, spans)
-            if got is None:
-                return None
             self._span_cache[key] = got
             self.misses += len(texts)
             for text, vec in zip(texts, got[0]):
@@ -332,7 +330,7 @@ def scale_questions(data: Path, n_articles: int, count: int, seed: int) -> list[
 def run_prewarm(data: Path, n: int, cache: Path, fake: bool, distinct: int | None = None) -> dict[str, Any]:
     """Embed the chunks of the distinct articles once, save them, and time the model on them."""
     from rag.embeddings import make_embeddings
-    from rag.store import chunk_article, sentence_spans
+    from rag.chunking import chunk_article, sentence_spans
 
     settings = base_settings(cache.parent / "unused-index", fake)
     model = make_embeddings(settings)
@@ -345,7 +343,9 @@ def run_prewarm(data: Path, n: int, cache: Path, fake: bool, distinct: int | Non
         # The same pass, with the same chunks and sentence spans, that indexing the article makes.
         sentences, chunks = chunk_article(a["text"], settings.chunk_size, settings.chunk_overlap)
         texts = [c.text for c in chunks]
-        if emb.encode_with_spans(texts, sentence_spans(chunks, sentences)[1]) is None:
+        if emb.pools_sentences:
+            emb.encode_with_spans(texts, sentence_spans(chunks, sentences)[1])
+        else:
             emb.embed_documents(texts)
         count += len(texts)
     seconds = time.perf_counter() - started

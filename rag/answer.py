@@ -372,15 +372,13 @@ class ExtractiveAnswerer:
         if cands and query_vector is not None and w["dense"]:
             # Sentences with a vector from indexing are all re-scored (no model call); of the
             # others, only the lexically best `sentence_rerank` are embedded now.
-            pooled = getattr(corpus, "has_stored_vector", None)
             head = [
                 c for rank, c in enumerate(cands)
-                if rank < self.sentence_rerank or (pooled is not None and pooled(c.article_id, c.index))
+                if rank < self.sentence_rerank or corpus.has_stored_vector(c.article_id, c.index)
             ]
             if head:
                 keys = [(c.article_id, c.index) for c in head]
-                vectors = getattr(corpus, "pooled_sentence_vectors", corpus.sentence_vectors)
-                sims = vectors(self.embeddings, keys) @ np.asarray(query_vector, dtype=np.float32)
+                sims = corpus.pooled_sentence_vectors(self.embeddings, keys) @ np.asarray(query_vector, dtype=np.float32)
                 for c, sim in zip(head, sims):
                     c.dense = float(sim)
                     c.score += w["dense"] * c.dense

@@ -9,6 +9,7 @@ repeat). Every `Sentence` and `Chunk` here satisfies `text[start:end] == piece`.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -162,6 +163,30 @@ def chunk_sentences(
     return chunks
 
 
+def chunk_article(text: str, chunk_size: int, chunk_overlap: int) -> tuple[list[Sentence], list[Chunk]]:
+    """The article's sentences and its chunks, exactly as indexing makes them."""
+    sentences = split_sentences(text, max_chars=chunk_size)
+    return sentences, chunk_sentences(text, sentences, chunk_size, chunk_overlap)
+
+
 def chunk_text(text: str, chunk_size: int = 600, chunk_overlap: int = 150) -> list[Chunk]:
     """Chunks of `text` (see `chunk_sentences`)."""
-    return chunk_sentences(text, split_sentences(text, max_chars=chunk_size), chunk_size, chunk_overlap)
+    return chunk_article(text, chunk_size, chunk_overlap)[1]
+
+
+def sentence_range(sentences: list[Sentence], starts: list[int], start: int, end: int) -> range:
+    """Indices of the sentences inside [start, end); `starts` are the sentences' start offsets."""
+    lo = bisect.bisect_left(starts, start)
+    hi = bisect.bisect_left(starts, end)
+    # A chunk's first sentence may start before it only through trimming; include it.
+    if lo > 0 and sentences[lo - 1].end > start:
+        lo -= 1
+    return range(lo, hi)
+
+
+def sentence_spans(chunks: list[Chunk], sentences: list[Sentence]) -> tuple[list[range], list[list[tuple[int, int]]]]:
+    """For each chunk, the indices of its sentences and their spans relative to the chunk text."""
+    starts = [s.start for s in sentences]
+    members = [sentence_range(sentences, starts, c.start, c.end) for c in chunks]
+    spans = [[(sentences[i].start - c.start, sentences[i].end - c.start) for i in m] for c, m in zip(chunks, members)]
+    return members, spans

@@ -51,7 +51,8 @@ class _LazyModel(Embeddings):
     """Shared plumbing: lazy, thread-safe loading and batched, normalised encoding."""
 
     name = "embeddings"
-    # True when `encode_with_spans` gives sentence vectors from the same pass (token states).
+    # True when the backend has `encode_with_spans`: sentence vectors from the chunk pass's token
+    # states (the index then stores them; other backends embed sentences when answering).
     pools_sentences = False
 
     def __init__(self, batch_size: int = 8) -> None:
@@ -94,13 +95,6 @@ class _LazyModel(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
-
-    def encode_with_spans(
-        self, texts: list[str], spans: list[list[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]] | None:
-        """Vectors of `texts` and, from the same model pass, of character spans inside each text
-        (sentences inside a chunk), or None when the backend cannot give token states."""
-        return None
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()

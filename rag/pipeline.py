@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 import threading
 from collections import OrderedDict
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rag.answer import Answer, ExtractiveAnswerer
-from rag.chunking import Sentence, split_sentences
+from rag.chunking import Sentence, sentence_range, split_sentences
 from rag.followup import HeuristicRewriter, QueryRewriter
 from rag.retrieval import HybridRetriever
 from rag.store import ArticleIndex
@@ -90,12 +89,7 @@ class Corpus:
     def sentences_in(self, article_id: str, start: int, end: int) -> range:
         """Indices of the sentences that lie inside [start, end)."""
         sents, starts = self._prepare(article_id)[:2]
-        lo = bisect.bisect_left(starts, start)
-        hi = bisect.bisect_left(starts, end)
-        # A chunk's first sentence may start before it only through trimming; include it.
-        if lo > 0 and sents[lo - 1].end > start:
-            lo -= 1
-        return range(lo, hi)
+        return sentence_range(sents, starts, start, end)
 
     def idf(self, term: str) -> float:
         return self._retriever.idf(term)

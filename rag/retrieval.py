@@ -54,7 +54,7 @@ class HybridRetriever:
         self._article_of: np.ndarray = np.zeros(0, dtype=object)
         self._df: Counter[str] = Counter()
 
-    def refresh(self, texts: dict[str, str] | None = None) -> None:
+    def refresh(self, texts: dict[str, str]) -> None:
         """Reload the chunks and rebuild the keyword index.
 
         Only chunks that are exact slices of their recorded article are used: a run killed or
@@ -64,8 +64,6 @@ class HybridRetriever:
         """
         import bm25s
 
-        if texts is None:
-            texts = self.store.article_texts()
         chunks = [
             c for c in self.store.chunks()
             if c.article_id in texts and texts[c.article_id][c.start : c.end] == c.text

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.chunking import chunk_sentences, split_sentences
+from rag.chunking import chunk_article, sentence_spans
 from rag.errors import ArticleNotFoundError, IndexNotReadyError, RagError
 from rag.ingest import Article
 
@@ -56,42 +56,16 @@ def _pages(collection, **query):
         offset += PAGE
 
 
-def chunk_article(text: str, chunk_size: int, chunk_overlap: int):
-    """The article's sentences and chunks, exactly as indexing makes them."""
-    sentences = split_sentences(text, max_chars=chunk_size)
-    return sentences, chunk_sentences(text, sentences, chunk_size, chunk_overlap)
-
-
-def sentence_spans(chunks, sentences) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
-    """For each chunk, the indices of its sentences and their spans relative to the chunk text."""
-    import bisect
-
-    starts = [s.start for s in sentences]
-    members = []
-    for c in chunks:
-        lo, hi = bisect.bisect_left(starts, c.start), bisect.bisect_left(starts, c.end)
-        members.append(list(range(lo, hi)))
-    spans = [[(sentences[i].start - c.start, sentences[i].end - c.start) for i in m] for c, m in zip(chunks, members)]
-    return members, spans
-
-
-def _safe_url(url: str) -> str:
-    """A database URL with its password hidden, fit for an error message."""
+def _database_url(url: str) -> tuple[str, str | None]:
+    """A database URL fit for an error message (password hidden), and the password to scrub from
+    the driver's own message. SQLAlchemy's parser, which reads SQLite paths right."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return parsed.render_as_string(hide_password=True), parsed.password or None
     except Exception:
-        return "the configured RAG_RECORDS_URL"
-
-
-def _url_password(url: str) -> str | None:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).password or None
-    except Exception:
-        return None
+        return "the configured RAG_RECORDS_URL", None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -348,11 +322,11 @@ class ArticleIndex:
                 self._records = ArticleRecords(self.settings.records_db_url)
             except Exception as exc:
                 reason = _first_line(exc)
-                password = _url_password(self.settings.records_db_url)
+                shown, password = _database_url(self.settings.records_db_url)
                 if password:
                     reason = reason.replace(password, "***")
                 raise IndexNotReadyError(
-                    f"Cannot open the article records at {_safe_url(self.settings.records_db_url)} "
+                    f"Cannot open the article records at {shown} "
                     f"({type(exc).__name__}: {reason}): check RAG_RECORDS_URL (and that its "
                     "database driver is installed) or RAG_INDEX_DIR."
                 ) from None
@@ -599,12 +573,10 @@ class ArticleIndex:
         """One model pass over the chunks: their vectors by text (handed to Chroma through
         `_PrecomputedFirst`) and each sentence's vector pooled from its tokens (averaged over the
         chunks that hold it; NaN where none could be had). ({}, None) when the backend cannot pool."""
-        members, spans = sentence_spans(chunks, sentences)
-        encode = getattr(self.embeddings, "encode_with_spans", None)
-        got = encode([c.text for c in chunks], spans) if encode else None
-        if got is None:
+        if not getattr(self.embeddings, "pools_sentences", False):
             return {}, None
-        chunk_vectors, span_vectors = got
+        members, spans = sentence_spans(chunks, sentences)
+        chunk_vectors, span_vectors = self.embeddings.encode_with_spans([c.text for c in chunks], spans)
         by_text = {c.text: v.tolist() for c, v in zip(chunks, chunk_vectors)}
         sums = np.zeros((len(sentences), chunk_vectors.shape[1]), dtype=np.float32)
         counts = np.zeros(len(sentences), dtype=np.int32)
