@@ -513,9 +513,7 @@ def create_app(assistant: Assistant, *, mount_ui: bool = True) -> FastAPI:
         else:
             article = _parse_article(await request.body())
             if article.url is not None:
-                if not re.match(r"^https?://", article.url, re.IGNORECASE):
-                    raise IngestError(f"Refusing to fetch '{article.url}': only http and https URLs are supported.")
-                report = await run_in_threadpool(writer.run, assistant.index, article.url)
+                report = await run_in_threadpool(writer.run, assistant.index_url, article.url)
             else:
                 size = len(article.text.encode("utf-8"))
                 if size > settings.max_upload_bytes:

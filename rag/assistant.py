@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rag.config import Settings, load_settings
 from rag.embeddings import make_embeddings
 from rag.errors import IngestError, TooLargeError
-from rag.ingest import Article, article_from_bytes, load_sources, slugify
+from rag.ingest import Article, article_from_bytes, check_web_url, load_sources, load_url, slugify
 from rag.store import ArticleIndex, ArticleInfo, IndexReport
 
 if TYPE_CHECKING:
@@ -64,7 +64,10 @@ class Assistant:
         on_progress: Callable[[str], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> IndexReport:
-        """Index files, folders and URLs. Bad inputs are listed in `report.failed`; nothing is lost."""
+        """Index files, folders and URLs. Bad inputs are listed in `report.failed`; nothing is lost.
+
+        Paths are read from this machine's disk: this is for the server's owner (the CLI, Python).
+        A URL that a user typed goes through `index_url`, which never reads a file."""
         items = load_sources(
             [str(t) for t in targets],
             timeout=self.settings.url_timeout,
@@ -75,6 +78,33 @@ class Assistant:
             ((art if isinstance(art, Article) else (src, art)) for src, art in items),
             on_progress=on_progress,
             on_wait=on_wait,
+        )
+
+    def index_url(self, url: str) -> IndexReport:
+        """Fetch and index one web page or PDF given by a user: http(s) only, through the SSRF guard
+        and the size limit. Anything else (a path, a folder, `file:`) is an `IngestError`."""
+        url = check_web_url(url)
+        article = load_url(
+            url,
+            timeout=self.settings.url_timeout,
+            max_bytes=self.settings.max_article_bytes,
+            allow_private=self.settings.allow_private_urls,
+        )
+        return self.store.index_articles([article])
+
+    def reindex(self, article_id: str) -> IndexReport:
+        """Index an article again from where it came from: a file the owner indexed from this
+        machine is read again, a URL fetched again through the guard; an upload or pasted text
+        cannot be (its `source` is only the label a client gave it)."""
+        article = self.store.get_article(article_id)
+        if article.origin == "file":
+            return self.index(article.source)
+        if article.origin == "url":
+            return self.index_url(article.source)
+        if article.origin in ("upload", "pasted"):
+            raise IngestError(f"'{article_id}' was uploaded or pasted: upload or paste it again to update it.")
+        raise IngestError(
+            f"'{article_id}' cannot be re-indexed from here: index it again the way it was added."
         )
 
     def index_articles(
@@ -106,10 +136,14 @@ class Assistant:
         )
         if title:
             article.title = title
+        article.origin = "pasted"
         return self.store.index_articles([article])
 
     def index_bytes(self, data: bytes, filename: str, *, source: str | None = None) -> IndexReport:
-        """Index an uploaded file's bytes (type from the file name)."""
+        """Index an uploaded file's bytes (type from the file name).
+
+        `source` is the article's identity label (uploading again with the same one updates it);
+        it is never read as a path, however it looks."""
         safe_name = Path(filename).name or "upload.txt"
         if len(data) > self.settings.max_article_bytes:
             raise TooLargeError(
@@ -117,6 +151,7 @@ class Assistant:
                 "limit (RAG_MAX_ARTICLE_BYTES)."
             )
         article = article_from_bytes(data, source=source or f"upload:{safe_name}", name=safe_name)
+        article.origin = "upload"
         return self.store.index_articles([article])
 
     def remove(self, *article_ids: str) -> IndexReport:

@@ -29,6 +29,11 @@ class Article:
     source: str
     text: str
     content_hash: str = field(default="")
+    # Where the text came from, which decides how it may be re-indexed: "file" (read from the
+    # server's disk by its owner, through the CLI or the Python API), "url" (fetched through the
+    # SSRF guard), "upload" / "pasted" (bytes a client sent; `source` is then only a label), or
+    # "code" (an `Article` built in Python).
+    origin: str = field(default="code")
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -177,7 +182,9 @@ def load_path(path: Path, max_bytes: int) -> Article:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"Could not read '{source}': {exc.strerror}.") from None
-    return article_from_bytes(data, source=str(path.resolve()), name=path.name)
+    article = article_from_bytes(data, source=str(path.resolve()), name=path.name)
+    article.origin = "file"
+    return article
 
 
 def expand_paths(target: Path) -> list[Path]:
@@ -200,6 +207,21 @@ def expand_paths(target: Path) -> list[Path]:
 
 def is_url(value: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value))
+
+
+_WEB_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+
+
+def check_web_url(value: object) -> str:
+    """A URL a user typed, or a clear error: http(s) with a host and nothing else, so that a path,
+    a folder, `file:` or `~` never reaches the file loader (the server's disk is not the user's)."""
+    url = value.strip() if isinstance(value, str) else ""
+    if not _WEB_URL.fullmatch(url):
+        shown = url if len(url) <= 200 else url[:200] + "…"
+        raise IngestError(
+            f"'{shown}' is not a web address: give a link that starts with http:// or https://."
+        )
+    return url
 
 
 def _check_public_host(url: str, allow_private: bool) -> None:
@@ -302,7 +324,9 @@ def load_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool = 
     else:
         kind = None
     article_id = slugify(f"{parsed.hostname or ''}-{Path(parsed.path).stem}")
-    return article_from_bytes(data, source=url, name=name, kind=kind, article_id=article_id)
+    article = article_from_bytes(data, source=url, name=name, kind=kind, article_id=article_id)
+    article.origin = "url"
+    return article
 
 
 def load_sources(targets: list[str], *, timeout: float, max_bytes: int, allow_private: bool):

@@ -167,6 +167,9 @@ class ArticleRecords:
             sa.Column("text", sa.Text, nullable=False),
             sa.Column("chunk_count", sa.Integer, nullable=False),
             sa.Column("indexed_at", sa.Float, nullable=False),
+            # How the text came in (Article.origin); NULL in indexes made before it was recorded,
+            # which are never re-read from disk on a client's request.
+            sa.Column("origin", sa.String(20), nullable=True),
         )
         # Sentence vectors pooled from the indexing pass (float16, one row per sentence, NaN where
         # a sentence got none), so answering embeds only the question.
@@ -185,6 +188,20 @@ class ArticleRecords:
             sa.Column("value", sa.Text, nullable=False),
         )
         meta.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since an index was made (create_all adds tables, never columns)."""
+        def missing() -> bool:
+            return "origin" not in {c["name"] for c in self._sa.inspect(self.engine).get_columns("articles")}
+
+        if missing():
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(self._sa.text("ALTER TABLE articles ADD COLUMN origin VARCHAR(20)"))
+            except self._sa.exc.DBAPIError:
+                if missing():  # not another process adding it at the same moment
+                    raise
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
@@ -213,7 +230,7 @@ class ArticleRecords:
                 self.articles.insert().values(
                     id=article.id, title=article.title, source=article.source,
                     content_hash=article.content_hash, chunking=chunking, text=article.text,
-                    chunk_count=chunk_count, indexed_at=time.time(),
+                    chunk_count=chunk_count, indexed_at=time.time(), origin=article.origin,
                 )
             )
 
@@ -429,7 +446,7 @@ class ArticleIndex:
             )
         return Article(
             id=row["id"], title=row["title"], source=row["source"], text=row["text"],
-            content_hash=row["content_hash"],
+            content_hash=row["content_hash"], origin=row["origin"] or "unknown",
         )
 
     def article_texts(self) -> dict[str, str]:

@@ -88,7 +88,7 @@ def test_add_upload_paste_and_url_report_clearly(seeded, tmp_path):
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"\x00\x01\x02")
     assert "binary" in handlers.add_upload(seeded, str(binary), max_bytes=10**6)
-    assert "only http and https" in handlers.add_url(seeded, "ftp://example.com/x")
+    assert "http:// or https://" in handlers.add_url(seeded, "ftp://example.com/x")
     assert "Paste the article text first" in handlers.add_text(seeded, "  ", None, max_bytes=10**6)
     ids = [row[0] for row in handlers.article_rows(seeded)]
     assert {"harbour", "tram", "paris-summit-on-ukraine"} <= set(ids)

@@ -75,3 +75,36 @@ def test_ask_see_sources_upload_and_ask_again(seeded, browser_page, tmp_path):
         page.wait_for_function("document.querySelector('#chat').innerText.includes('Yann Le Goff')")
         assert "harbour-news" in page.locator("#sources").inner_text()
     assert [a.id for a in seeded.articles() if a.id == "harbour-news"]
+
+
+def test_the_url_box_and_reindex_never_read_server_files(seeded, browser_page):
+    """The Articles tab in a real browser: server paths typed as URLs, and an upload whose source
+    label is a server path, are refused with a message; nothing is read or indexed."""
+    from fastapi.testclient import TestClient
+
+    from playwright.sync_api import expect
+
+    from rag.api import create_app
+    from tests.helpers.server import running_server
+
+    app = create_app(seeded)
+    with TestClient(app) as client:  # an API client labels its upload with a server path
+        r = client.post("/v1/articles", files={"file": ("notes.txt", b"The ferry leaves at noon.")},
+                        data={"source": "/etc/os-release"})
+        assert r.status_code == 200, r.text
+    before = [(a.id, a.content_hash) for a in seeded.articles()]
+    page = browser_page
+    with running_server(app) as url:
+        page.goto(url + "/", wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Articles").click()
+        for typed in ["/etc/os-release", "~/.bashrc", ".", "seeds", "file:///etc/passwd", "FILE:/etc/passwd",
+                      " /etc/passwd"]:
+            page.locator("#url textarea, #url input").first.fill(typed)
+            page.locator("#fetch-url").click()
+            expect(page.locator("#index-status")).to_contain_text(f"'{typed.strip()}' is not a web address")
+        page.locator("#chosen input").click()
+        page.get_by_role("option", name="notes").click()
+        page.locator("#reindex").click()
+        expect(page.locator("#index-status")).to_contain_text("uploaded or pasted")
+    assert [(a.id, a.content_hash) for a in seeded.articles()] == before
+    assert "ID=" not in "".join(seeded.article(a).text for a, _ in before)  # /etc/os-release never indexed

@@ -74,11 +74,13 @@ def build_app(assistant) -> gr.Blocks:
                     pasted = gr.Textbox(label="…or paste the article text", lines=5)
                     paste_btn = gr.Button("Index text")
                 with gr.Column():
-                    url = gr.Textbox(label="…or an http(s) URL")
-                    url_btn = gr.Button("Fetch and index")
+                    url = gr.Textbox(label="…or an http(s) URL", elem_id="url")
+                    url_btn = gr.Button("Fetch and index", elem_id="fetch-url")
             with gr.Row():
-                chosen = gr.Dropdown(choices=handlers.scope_choices(assistant)[1:], label="Article", interactive=True)
-                reindex_btn = gr.Button("Re-index")
+                chosen = gr.Dropdown(
+                    choices=handlers.scope_choices(assistant)[1:], label="Article", interactive=True, elem_id="chosen",
+                )
+                reindex_btn = gr.Button("Re-index", elem_id="reindex")
                 remove_btn = gr.Button("Remove", variant="stop")
 
         # --- events -----------------------------------------------------------------------------
@@ -128,7 +130,8 @@ def build_app(assistant) -> gr.Blocks:
         url_btn.click(do_url, [url, scope, chosen], outputs)
         reindex_btn.click(lambda a, s: refreshed(handlers.reindex(assistant, a), s, a), [chosen, scope], outputs)
         remove_btn.click(lambda a, s: refreshed(handlers.remove(assistant, a), s, a), [chosen, scope], outputs)
-        app.load(lambda s, a: refreshed("", s, a), [scope, chosen], outputs)
+        # On page load only the lists are refreshed: a message the user is already reading stays.
+        app.load(lambda s, a: refreshed(gr.update(), s, a), [scope, chosen], outputs)
 
     return app
 

@@ -231,7 +231,7 @@ def add_url(assistant, url: str | None) -> str:
     if not url or not url.strip():
         return "Give an http(s) URL first."
     try:
-        return _summary(assistant.index(url.strip()))
+        return _summary(assistant.index_url(url))
     except Exception as exc:
         return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
 
@@ -241,10 +241,7 @@ def reindex(assistant, article_id: str | None) -> str:
     if not article_id or article_id == ALL_ARTICLES:
         return "Choose an article to re-index."
     try:
-        article = assistant.article(article_id)
-        if article.source.startswith(("upload:", "pasted:")):
-            return f"'{html.escape(article_id, quote=False)}' was uploaded or pasted: upload it again to update it."
-        return _summary(assistant.index(article.source))
+        return _summary(assistant.reindex(article_id))
     except Exception as exc:
         return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
 
