@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.answer import Answer, Citation
+from rag.types import Answer, Citation
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from rag.ingest import Article
+    from rag.types import Article
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200

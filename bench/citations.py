@@ -1,4 +1,4 @@
-"""How often the LLM citation checker (rag/llm.py) keeps a citation it should keep, and one it should drop.
+"""How often the LLM citation checker (rag/answering/checker.py) keeps a citation it should keep, and one it should drop.
 
 No LLM runs here: claims are written the way an LLM answers a SQuAD question, "<question without
 its question word>: <answer>." ("represented the US: a deputy secretary of state."), and cited to
@@ -22,11 +22,11 @@ import re
 import tempfile
 from pathlib import Path
 
+from rag.answering.checker import CitationChecker
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import _contains, load_file
-from rag.ingest import Article
-from rag.llm import CitationChecker
+from rag.types import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 _QWORD = re.compile(r"^\s*(?:who|whom|whose|what|which|when|where|why|how(?: many| much)?)\s+(?:is|was|are|were|did|does|do)?\s*", re.I)

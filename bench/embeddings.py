@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import split_sentences, chunk_text
+from rag.chunking import chunk_text, split_sentences
 from rag.embeddings import OnnxEmbeddings, SentenceTransformerEmbeddings
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "squad_v1_public.jsonl"

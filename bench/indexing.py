@@ -20,7 +20,7 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embeddings import make_embeddings
 from rag.evaluate import load_file
-from rag.ingest import Article
+from rag.types import Article
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "squad_v1_public.jsonl"
 

@@ -17,13 +17,12 @@ import random
 import tempfile
 from pathlib import Path
 
-
 from bench.tune import EVAL, evaluate, feature_rows, refusal_curve
-from rag.answer import ExtractiveAnswerer
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import load_file
-from rag.ingest import Article
+from rag.types import Article
 
 
 def collect(path: Path, sample: int, mode: str, embeddings) -> list[dict]:

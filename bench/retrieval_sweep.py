@@ -12,7 +12,7 @@ from pathlib import Path
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import _contains, load_file
-from rag.ingest import Article
+from rag.types import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.answer import Answer
 from rag.evaluate import Question, Report, _contains, load_file, score_answer
+from rag.types import Answer
 
 SYSTEMS = ("ours", "baseline")
 
@@ -103,7 +103,8 @@ def make_system(name: str, index_dir: Path, fake: bool, embeddings=None):
 def load_articles(path: Path, article_paths: list[str]):
     """The articles and questions of a question file; plain question files use `article_paths`."""
     from rag.errors import RagError
-    from rag.ingest import Article, load_sources
+    from rag.ingest import load_sources
+    from rag.types import Article
 
     raw, questions = load_file(path)
     if raw is not None:
@@ -235,14 +236,18 @@ class CachedEmbeddings(Embeddings):
 
     def __init__(self, inner, vectors: dict[str, np.ndarray]) -> None:
         self.inner = inner
-        self.name = getattr(inner, "name", type(inner).__name__)  # the index checks the model name
+        self.name = inner.name  # the index checks the model name
+        self.legacy_names = inner.legacy_names
         self.vectors = vectors
         self.misses = 0
         self._span_cache: dict[tuple, tuple] = {}
 
     def warm_up(self) -> None:
-        if hasattr(self.inner, "warm_up"):
-            self.inner.warm_up()
+        self.inner.warm_up()
+
+    @property
+    def loaded(self) -> bool:
+        return self.inner.loaded
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.inner.encode(texts)
@@ -252,7 +257,7 @@ class CachedEmbeddings(Embeddings):
 
     @property
     def pools_sentences(self) -> bool:
-        return bool(getattr(self.inner, "pools_sentences", False))
+        return self.inner.pools_sentences
 
     def encode_with_spans(self, texts, spans):
         """The indexing pass (chunk and sentence vectors), cached in memory by text and spans."""
@@ -307,7 +312,7 @@ def distinct_articles(data: Path, distinct: int | None) -> list[dict]:
 
 def scale_articles(data: Path, n: int, distinct: int | None = None):
     """`n` articles: the file's first `distinct` articles over and over, each repeat under a new id."""
-    from rag.ingest import Article
+    from rag.types import Article
 
     raw = distinct_articles(data, distinct)
     out = []
@@ -329,8 +334,8 @@ def scale_questions(data: Path, n_articles: int, count: int, seed: int) -> list[
 
 def run_prewarm(data: Path, n: int, cache: Path, fake: bool, distinct: int | None = None) -> dict[str, Any]:
     """Embed the chunks of the distinct articles once, save them, and time the model on them."""
-    from rag.embeddings import make_embeddings
     from rag.chunking import chunk_article, sentence_spans
+    from rag.embeddings import make_embeddings
 
     settings = base_settings(cache.parent / "unused-index", fake)
     model = make_embeddings(settings)

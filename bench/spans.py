@@ -18,8 +18,8 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embeddings import OnnxEmbeddings
 from rag.evaluate import load_file
-from rag.ingest import Article
 from rag.text import normalize_answer
+from rag.types import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import ExtractiveAnswerer
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import _contains, load_file
-from rag.ingest import Article
+from rag.types import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 FEATURES = ("lexical", "context", "dense", "type", "rank", "novelty", "missing")
@@ -102,9 +102,9 @@ def main() -> None:
     args = ap.parse_args()
     over = {k: v for k, v in {"chunk_size": args.chunk_size, "chunk_overlap": args.chunk_overlap, "k": args.k}.items() if v}
     settings = Settings(_env_file=None, **over)
-    from rag.embeddings import make_embeddings
-
     import pickle
+
+    from rag.embeddings import make_embeddings
 
     emb = make_embeddings(settings)
     cache = Path(args.cache) if args.cache else None

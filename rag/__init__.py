@@ -15,19 +15,27 @@ __version__ = "0.1.0"
 __all__ = [
     "Answer",
     "Article",
+    "ArticleInfo",
     "ArticleNotFoundError",
     "Assistant",
     "Citation",
+    "IndexReport",
     "IngestError",
+    "Passage",
     "RagError",
     "Settings",
+    "StoredChunk",
 ]
 
 _LAZY = {
     "Assistant": "rag.assistant",
-    "Answer": "rag.answer",
-    "Citation": "rag.answer",
-    "Article": "rag.ingest",
+    "Answer": "rag.types",
+    "Article": "rag.types",
+    "ArticleInfo": "rag.types",
+    "Citation": "rag.types",
+    "IndexReport": "rag.types",
+    "Passage": "rag.types",
+    "StoredChunk": "rag.types",
     "Settings": "rag.config",
     "RagError": "rag.errors",
     "IngestError": "rag.errors",
@@ -35,11 +43,18 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from rag.answer import Answer, Citation
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.errors import ArticleNotFoundError, IngestError, RagError
-    from rag.ingest import Article
+    from rag.types import (
+        Answer,
+        Article,
+        ArticleInfo,
+        Citation,
+        IndexReport,
+        Passage,
+        StoredChunk,
+    )
 
 
 def __getattr__(name: str):

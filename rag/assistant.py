@@ -8,15 +8,39 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings, load_settings
-from rag.embeddings import make_embeddings
-from rag.errors import IngestError, TooLargeError
-from rag.ingest import Article, article_from_bytes, check_web_url, load_sources, load_url, slugify
-from rag.store import ArticleIndex, ArticleInfo, IndexReport
+from rag.embeddings import as_embedding_model, make_embeddings
+from rag.errors import (
+    AnswerError,
+    ArticleNotFoundError,
+    IndexNotReadyError,
+    IngestError,
+    RagError,
+    TooLargeError,
+)
+from rag.index import ArticleIndex
+from rag.ingest import (
+    article_from_bytes,
+    check_web_url,
+    load_sources,
+    load_url,
+    normalise_text,
+    slugify,
+)
+from rag.types import Article, ArticleInfo, IndexReport, Message, StoredChunk
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from rag.answer import Answer
+    from rag.answering.pipeline import AnswerPipeline
+    from rag.types import Answer
+
+# Writers waiting for the write lock each hold a thread; past this many, refuse rather than let
+# uploads starve the threads that answer questions.
+MAX_WAITING_WRITERS = 8
+
+
+class WritersBusy(RagError):
+    """Too many indexing requests are already waiting."""
 
 
 class Assistant:
@@ -39,9 +63,13 @@ class Assistant:
         elif overrides:
             settings = settings.with_overrides(**overrides)
         self.settings = settings
-        self.embeddings = embeddings if embeddings is not None else make_embeddings(settings)
+        self.embeddings = as_embedding_model(embeddings) if embeddings is not None else make_embeddings(settings)
         self.store = ArticleIndex(settings, self.embeddings)
-        self._pipeline = None
+        # One writer at a time in this process (the file lock orders processes), and a bounded
+        # queue of waiting ones, whichever interface the write comes from.
+        self._write_lock = threading.Lock()
+        self._write_slots = threading.BoundedSemaphore(MAX_WAITING_WRITERS)
+        self._pipeline: AnswerPipeline | None = None
         self._pipeline_version: str | None = None
         self._pipeline_lock = threading.Lock()
         self._answerer = None
@@ -50,9 +78,7 @@ class Assistant:
     # --- lifecycle ---------------------------------------------------------------------------
     def warm_up(self) -> Assistant:
         """Load the embedding model and open the index now rather than on the first question."""
-        warm = getattr(self.embeddings, "warm_up", None)
-        if warm:
-            warm()
+        self.embeddings.warm_up()
         if self.store.exists:
             self._answer_pipeline()
         return self
@@ -69,12 +95,13 @@ class Assistant:
         Paths are read from this machine's disk: this is for the server's owner (the CLI, Python).
         A URL that a user typed goes through `index_url`, which never reads a file."""
         items = load_sources(
-            [str(t) for t in targets],
+            [str(t) for t in _flatten(targets)],
             timeout=self.settings.url_timeout,
             max_bytes=self.settings.max_article_bytes,
             allow_private=self.settings.allow_private_urls,
         )
-        return self.store.index_articles(
+        return self._write(
+            self.store.index_articles,
             ((art if isinstance(art, Article) else (src, art)) for src, art in items),
             on_progress=on_progress,
             on_wait=on_wait,
@@ -90,7 +117,7 @@ class Assistant:
             max_bytes=self.settings.max_article_bytes,
             allow_private=self.settings.allow_private_urls,
         )
-        return self.store.index_articles([article])
+        return self._write(self.store.index_articles, [article])
 
     def reindex(self, article_id: str) -> IndexReport:
         """Index an article again from where it came from: a file the owner indexed from this
@@ -113,7 +140,7 @@ class Assistant:
         on_progress: Callable[[str], None] | None = None,
     ) -> IndexReport:
         """Index `Article` objects built in code."""
-        return self.store.index_articles(articles, on_progress=on_progress)
+        return self._write(self.store.index_articles, articles, on_progress=on_progress)
 
     def index_text(
         self,
@@ -137,7 +164,7 @@ class Assistant:
         if title:
             article.title = title
         article.origin = "pasted"
-        return self.store.index_articles([article])
+        return self._write(self.store.index_articles, [article])
 
     def index_bytes(self, data: bytes, filename: str, *, source: str | None = None) -> IndexReport:
         """Index an uploaded file's bytes (type from the file name).
@@ -152,12 +179,33 @@ class Assistant:
             )
         article = article_from_bytes(data, source=source or f"upload:{safe_name}", name=safe_name)
         article.origin = "upload"
-        return self.store.index_articles([article])
+        return self._write(self.store.index_articles, [article])
+
+    def check_upload_size(self, size: int, what: str) -> None:
+        """The one size rule for what a client of the server sends (an upload, pasted text):
+        RAG_MAX_UPLOAD_BYTES. The HTTP API and the UI call it before reading more."""
+        limit = self.settings.max_upload_bytes
+        if size > limit:
+            raise TooLargeError(
+                f"{what} is {size:,} bytes, over the {limit:,}-byte upload limit (RAG_MAX_UPLOAD_BYTES): "
+                "nothing was indexed."
+            )
 
     def remove(self, *article_ids: str) -> IndexReport:
         """Remove articles with all their chunks."""
-        return self.store.remove(article_ids)
+        return self._write(self.store.remove, article_ids)
 
+    def _write(self, fn, *args, **kwargs) -> IndexReport:
+        """Run a write: one at a time in this process, at most MAX_WAITING_WRITERS waiting."""
+        if not self._write_slots.acquire(blocking=False):
+            raise WritersBusy("Too many indexing requests are waiting: try again when they have finished.")
+        try:
+            with self._write_lock:
+                return fn(*args, **kwargs)
+        finally:
+            self._write_slots.release()
+
+    # --- reading -----------------------------------------------------------------------------
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles with their chunk counts."""
         return self.store.list_articles()
@@ -165,11 +213,40 @@ class Assistant:
     def article(self, article_id: str) -> Article:
         return self.store.get_article(article_id)
 
+    def chunks(self, article_id: str) -> list[StoredChunk]:
+        """One article's chunks with their offsets into its text."""
+        self.store.get_article(article_id)  # a clear error for an unknown id
+        return self.store.chunks(article_id)
+
+    def writer_active(self) -> bool:
+        """True when another process is writing the index right now."""
+        return self.store.writer_active()
+
+    def chunk_count(self) -> int:
+        return self.store.count_chunks()
+
+    def reopen(self) -> None:
+        """Forget open handles (another process wrote the index): the next question reopens it."""
+        self.store.reopen()
+
+    def health(self) -> dict:
+        """Index readable, model loaded (loading it if needed): raises what is wrong."""
+        articles = self.articles()
+        chunks = self.store.count_chunks()  # reaches Chroma (a server, in server mode)
+        if not self.embeddings.loaded:
+            self.embeddings.warm_up()
+        return {
+            "articles": len(articles),
+            "chunks": chunks,
+            "model": self.embeddings.name,
+            "model_loaded": self.embeddings.loaded,
+            "store": self.settings.store,
+        }
+
     # --- answering ---------------------------------------------------------------------------
     def _answer_pipeline(self):
         """The answering pipeline, rebuilt whenever any process has written the index since."""
-        from rag.errors import IndexNotReadyError
-        from rag.pipeline import AnswerPipeline
+        from rag.answering.pipeline import AnswerPipeline
 
         version = self.store.version()
         with self._pipeline_lock:
@@ -183,7 +260,7 @@ class Assistant:
                     )
                 if self._answerer is None:
                     # Built once, kept across index changes (a local model loads once).
-                    from rag.llm import make_answerer, make_rewriter
+                    from rag.answering.factory import make_answerer, make_rewriter
 
                     self._answerer = make_answerer(self.settings, self.embeddings)
                     self._rewriter = make_rewriter(self.settings)
@@ -194,9 +271,6 @@ class Assistant:
             return self._pipeline
 
     def _check_question(self, question: str) -> str:
-        from rag.errors import AnswerError
-        from rag.ingest import normalise_text
-
         if not isinstance(question, str):
             raise AnswerError("The question must be text.")
         question = normalise_text(question).strip()
@@ -209,10 +283,8 @@ class Assistant:
             )
         return question
 
-    def _ready(self, question: str, article: str | None):
+    def _ready(self, question: str, article: str | None) -> tuple[str, AnswerPipeline]:
         """The checked question and the current pipeline; a clear error for an unknown article."""
-        from rag.errors import ArticleNotFoundError
-
         question = self._check_question(question)
         pipeline = self._answer_pipeline()
         if article is not None and article not in pipeline.article_ids:
@@ -225,7 +297,7 @@ class Assistant:
         self,
         question: str,
         article: str | None = None,
-        history: list[dict[str, str]] | None = None,
+        history: list[Message] | None = None,
     ) -> Answer:
         """Answer `question` from the indexed articles (or only `article`), with cited passages.
 
@@ -233,13 +305,13 @@ class Assistant:
         messages; follow-ups like "And Italy?" are rewritten against it.
         """
         question, pipeline = self._ready(question, article)
-        return pipeline.run(question, article=article, history=_clean_history(history))
+        return pipeline.run(question, article=article, history=clean_history(history))
 
     def stream(
         self,
         question: str,
         article: str | None = None,
-        history: list[dict[str, str]] | None = None,
+        history: list[Message] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is produced, then the final `Answer`.
 
@@ -247,17 +319,38 @@ class Assistant:
         whose citations have already been checked.
         """
         question, pipeline = self._ready(question, article)
-        yield from pipeline.stream(question, article=article, history=_clean_history(history))
+        yield from pipeline.stream(question, article=article, history=clean_history(history))
 
 
-def _clean_history(history) -> list[dict[str, str]] | None:
-    """History in the OpenAI/Gradio message shape; other roles and empty turns are dropped."""
+def message_text(content) -> str | None:
+    """A message's text: a string, or OpenAI/Gradio content parts (`[{"type": "text", "text": …}]`),
+    whose text parts are joined; None for content with no text (files, images)."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else [content]
+    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type", "text") == "text"]
+    texts = [t for t in texts if isinstance(t, str)]
+    return "".join(texts) if texts else None
+
+
+def clean_history(history) -> list[Message] | None:
+    """The one reading of a chat history, for every interface: user and assistant turns with text
+    (plain or in content parts); other roles and empty turns are dropped."""
     if not history:
         return None
     cleaned = []
     for message in history:
         if isinstance(message, dict) and message.get("role") in ("user", "assistant"):
-            content = message.get("content")
-            if isinstance(content, str) and content.strip():
+            content = message_text(message.get("content"))
+            if content is not None and content.strip():
                 cleaned.append({"role": message["role"], "content": content})
     return cleaned or None
+
+
+def _flatten(targets) -> Iterator:
+    """`index("a.md", "b.md")` and `index(["a.md", "b.md"])` mean the same."""
+    for target in targets:
+        if isinstance(target, (list, tuple, set)):
+            yield from _flatten(target)
+        else:
+            yield target

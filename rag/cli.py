@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,6 +13,8 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from rag.errors import RagError
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     add_completion=False,
@@ -43,11 +46,16 @@ def index_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Index articles (txt, md, html, pdf, URLs). Unchanged articles are skipped; edited ones replaced."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    from rag.http.client import index_via_server, running_server
     from rag.ingest import expand_paths, is_url
-
-    from rag.remote import index_via_server, running_server
 
     assistant = _assistant(index_dir)
     server = running_server(assistant.settings)
@@ -226,16 +234,27 @@ def serve_cmd(
     index_dir: IndexDir = None,
 ) -> None:
     """Serve the chat UI at / and the HTTP API under /v1 (127.0.0.1 by default)."""
-    from rag.api import serve
+    from rag.http.serve import serve
 
     assistant = _assistant(index_dir)
-    if assistant.store.writer_active():
+    if assistant.writer_active():
         err.print(
             "An indexing run holds the index lock; serving what is indexed now. Its articles "
             "appear in answers as soon as it finishes (no restart needed).",
             highlight=False,
         )
-    serve(assistant, host=host, port=port, share=share)
+    serve(assistant, host=host, port=port, share=share, ui=chat_ui())
+
+
+def chat_ui():
+    """The Gradio chat's mount function: the one place `rag` meets `ui` (this command composes the
+    two). None, with a warning, when `ui.app` cannot be imported: the API is served alone."""
+    try:
+        from ui.app import mount
+    except ImportError as exc:
+        log.warning("The chat UI is not mounted (ui.app cannot be imported: %s); serving the API only.", exc)
+        return None
+    return mount
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
-    # --- optional LLM answerers (rag/llm.py) -----------------------------------------------------
+    # --- optional LLM answerers (rag/answering/) --------------------------------------------------
     answerer: Literal["extractive", "openai", "ollama", "local"] = Field(
         "extractive",
         description="Who writes the answer: the offline sentence extractor (default), an OpenAI-compatible "

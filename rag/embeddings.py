@@ -26,6 +26,7 @@ from rag.errors import EmbeddingError
 
 if TYPE_CHECKING:
     from rag.config import Settings
+    from rag.types import EmbeddingModel
 
 # all-MiniLM-L6-v2 was trained on inputs of at most 256 word pieces; longer ones are truncated.
 MAX_TOKENS = 256
@@ -48,9 +49,12 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 class _LazyModel(Embeddings):
-    """Shared plumbing: lazy, thread-safe loading and batched, normalised encoding."""
+    """Shared plumbing: lazy, thread-safe loading and batched, normalised encoding.
+
+    Every backend declares what `rag.types.EmbeddingModel` asks for."""
 
     name = "embeddings"
+    legacy_names: tuple[str, ...] = ()
     # True when the backend has `encode_with_spans`: sentence vectors from the chunk pass's token
     # states (the index then stores them; other backends embed sentences when answering).
     pools_sentences = False
@@ -80,10 +84,9 @@ class _LazyModel(Embeddings):
         """Unit-length vectors, one row per text, as a float32 array."""
         self.warm_up()
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)  # nothing to size by: the model is not assumed
         # Sorting by length keeps padding small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), 0), dtype=np.float32)
         parts: list[np.ndarray] = []
         for start in range(0, len(order), self.batch_size):
             batch = [texts[i] for i in order[start : start + self.batch_size]]
@@ -196,8 +199,8 @@ class OnnxEmbeddings(_LazyModel):
                         continue
                     v = hidden[k][inside].mean(axis=0)
                     span_vectors[i].append(v / max(float(np.linalg.norm(v)), 1e-12))
-        if vectors is None:
-            return np.zeros((0, 384), dtype=np.float32), span_vectors
+        if vectors is None:  # no texts: no model output to size the array by
+            return np.zeros((0, 0), dtype=np.float32), span_vectors
         return _normalize(vectors), span_vectors
 
 
@@ -266,6 +269,31 @@ class HashingEmbeddings(_LazyModel):
                 out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
             out[row, self.dim - 1] += 0.01  # never the zero vector
         return out
+
+
+class LangChainEmbeddingModel(_LazyModel):
+    """Any LangChain `Embeddings` (a test fake, a hosted model) as an `EmbeddingModel`: vectors
+    normalised, nothing to load, no sentence pooling."""
+
+    def __init__(self, inner: Embeddings, batch_size: int = 64) -> None:
+        super().__init__(batch_size)
+        self.inner = inner
+        self.name = type(inner).__name__
+        self._model = inner
+
+    def _load(self) -> None:
+        self._model = self.inner
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.inner.embed_documents(texts), dtype=np.float32)
+
+
+def as_embedding_model(embeddings: Embeddings) -> EmbeddingModel:
+    """`embeddings` itself when it declares what we rely on (`rag.types.EmbeddingModel`), else
+    wrapped so that it does."""
+    from rag.types import EmbeddingModel
+
+    return embeddings if isinstance(embeddings, EmbeddingModel) else LangChainEmbeddingModel(embeddings)
 
 
 def make_embeddings(settings: Settings) -> _LazyModel:

@@ -167,7 +167,7 @@ def run_eval(
     """Answer every question of `path` (or a seeded random sample of `limit`) and score it."""
     from rag.assistant import Assistant
     from rag.config import Settings
-    from rag.ingest import Article
+    from rag.types import Article
 
     articles, questions = load_file(Path(path))
     if limit is not None and limit < len(questions):
@@ -194,7 +194,7 @@ def run_eval(
         assistant = Assistant(settings) if settings else Assistant()
     try:
         assistant.warm_up()
-        report.chunks = assistant.store.count_chunks()
+        report.chunks = assistant.chunk_count()
         for q in questions:
             started = time.perf_counter()
             answer = assistant.ask(q.question, article=q.article)
@@ -203,6 +203,6 @@ def run_eval(
                 on_progress()
     finally:
         if scratch is not None:
-            assistant.store.reopen()
+            assistant.reopen()
             scratch.cleanup()
     return report

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import ipaddress
 import re
 import socket
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 from rag.errors import IngestError, TooLargeError
+from rag.types import Article
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
-
-
-@dataclass
-class Article:
-    """One article: its clean text and where it came from."""
-
-    id: str
-    title: str
-    source: str
-    text: str
-    content_hash: str = field(default="")
-    # Where the text came from, which decides how it may be re-indexed: "file" (read from the
-    # server's disk by its owner, through the CLI or the Python API), "url" (fetched through the
-    # SSRF guard), "upload" / "pasted" (bytes a client sent; `source` is then only a label), or
-    # "code" (an `Article` built in Python).
-    origin: str = field(default="code")
-
-    def __post_init__(self) -> None:
-        if not self.content_hash:
-            self.content_hash = content_hash(self.text)
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def slugify(value: str, fallback: str = "article") -> str:
@@ -212,12 +187,21 @@ def is_url(value: str) -> bool:
 _WEB_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, from JSON escapes
+        return False
+    return True
+
+
 def check_web_url(value: object) -> str:
     """A URL a user typed, or a clear error: http(s) with a host and nothing else, so that a path,
     a folder, `file:` or `~` never reaches the file loader (the server's disk is not the user's)."""
     url = value.strip() if isinstance(value, str) else ""
-    if not _WEB_URL.fullmatch(url):
-        shown = url if len(url) <= 200 else url[:200] + "…"
+    if not _WEB_URL.fullmatch(url) or not url.isprintable() or not _is_utf8(url):
+        shown = url.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates shown, not raised
+        shown = shown if len(shown) <= 200 else shown[:200] + "…"
         raise IngestError(
             f"'{shown}' is not a web address: give a link that starts with http:// or https://."
         )
@@ -313,6 +297,8 @@ def load_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool = 
         raise IngestError(f"'{url}' did not answer within {timeout:g} s: try again later.") from None
     except httpx.HTTPError as exc:
         raise IngestError(f"Could not fetch '{url}': {exc}.") from None
+    except ValueError:  # a host or port that cannot be parsed or encoded (urllib, idna)
+        raise IngestError(f"'{url}' is not a valid web address: check it and try again.") from None
     parsed = urlparse(current)
     name = Path(parsed.path).name or parsed.hostname or "page"
     if "pdf" in ctype:

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from rag.answer import Answer
 from rag.errors import AnswerError, ArticleNotFoundError, IndexNotReadyError
+from rag.types import Answer
 
 DEV_QUESTIONS = [
     "Who represented the US?",
@@ -177,13 +177,13 @@ def test_reference_markers_inside_article_text_do_not_look_like_citations(assist
     ],
 )
 def test_refusals_read_as_english(question, text):
-    from rag.answer import _unsupported_text
+    from rag.answering.render import unsupported_text as _unsupported_text
 
     assert _unsupported_text(question, None) == text
 
 
 def test_the_highlight_is_the_answer_in_the_clause_the_question_is_about():
-    from rag.answer import highlight_span, question_type
+    from rag.answering.language import highlight_span, question_type
     from rag.text import terms
 
     def span(question, sentence, names=frozenset()):

@@ -9,7 +9,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.api import create_app
+from rag.http.app import create_app
 from tests.conftest import SEED
 
 SEED_ID = "paris-summit-on-ukraine"
@@ -18,14 +18,14 @@ QUESTION = "Who represented the US?"
 
 @pytest.fixture
 def client(seeded):
-    with TestClient(create_app(seeded, mount_ui=False)) as c:
+    with TestClient(create_app(seeded)) as c:
         yield c
 
 
 def _client(assistant, **overrides):
     """A client for `assistant` with settings overridden (limits, token)."""
     assistant.settings = assistant.settings.model_copy(update=overrides)
-    return TestClient(create_app(assistant, mount_ui=False))
+    return TestClient(create_app(assistant))
 
 
 def _error(response, status: int, kind: str | None = None) -> str:
@@ -354,7 +354,9 @@ def test_login_never_redirects_off_site(seeded):
 
 # --- the UI mount ----------------------------------------------------------------------------------
 def test_ui_is_mounted_at_root_and_the_api_still_answers(seeded):
-    app = create_app(seeded)
+    from ui.app import mount
+
+    app = create_app(seeded, ui=mount)
     assert app.state.ui_mounted
     with TestClient(app) as c:
         root = c.get("/")
@@ -365,8 +367,10 @@ def test_ui_is_mounted_at_root_and_the_api_still_answers(seeded):
 
 
 def test_ui_needs_the_token_too(seeded):
+    from ui.app import mount
+
     seeded.settings = seeded.settings.model_copy(update={"api_token": "s3cret"})
-    with TestClient(create_app(seeded)) as c:
+    with TestClient(create_app(seeded, ui=mount)) as c:
         for path in ("/", "/config", "/gradio_api/info", "/theme.css"):
             assert c.get(path).status_code == 401, path
         c.get("/auth/login", params={"token": "s3cret"})
@@ -374,9 +378,11 @@ def test_ui_needs_the_token_too(seeded):
 
 
 def test_missing_ui_is_a_warning_not_a_failure(seeded, monkeypatch, caplog):
+    from rag.cli import chat_ui
+
     monkeypatch.setitem(sys.modules, "ui.app", None)  # makes the import raise ImportError
-    with caplog.at_level("WARNING", logger="rag.api"):
-        app = create_app(seeded)
+    with caplog.at_level("WARNING", logger="rag.cli"):
+        app = create_app(seeded, ui=chat_ui())
     assert not app.state.ui_mounted
     assert "not mounted" in caplog.text
     with TestClient(app) as c:
@@ -407,7 +413,7 @@ def test_questions_are_answered_while_an_article_is_being_indexed(seeded):
 
     seeded.embeddings.encode_with_spans = slow_embed
     results = {}
-    with TestClient(create_app(seeded, mount_ui=False)) as c:
+    with TestClient(create_app(seeded)) as c:
         def write(name):
             results[name] = c.post("/v1/articles", json={"text": f"The {MARKER} of {name} is blue.", "id": name})
 
@@ -428,7 +434,7 @@ def test_questions_are_answered_while_an_article_is_being_indexed(seeded):
 
 def test_concurrent_reads_and_writes_stay_consistent(seeded):
     errors, stop = [], threading.Event()
-    with TestClient(create_app(seeded, mount_ui=False)) as c:
+    with TestClient(create_app(seeded)) as c:
         def ask():
             while not stop.is_set():
                 r = c.post("/v1/ask", json={"question": QUESTION})
@@ -459,9 +465,7 @@ def test_concurrent_reads_and_writes_stay_consistent(seeded):
 
 
 def test_too_many_waiting_writers_are_told_to_retry(seeded, monkeypatch):
-    import rag.api
-
-    monkeypatch.setattr(rag.api, "MAX_WAITING_WRITERS", 1)
+    monkeypatch.setattr(seeded, "_write_slots", threading.BoundedSemaphore(1))  # MAX_WAITING_WRITERS=1
     entered, release = threading.Event(), threading.Event()
     embed = seeded.embeddings.encode_with_spans
 
@@ -472,7 +476,7 @@ def test_too_many_waiting_writers_are_told_to_retry(seeded, monkeypatch):
         return embed(texts, spans)
 
     seeded.embeddings.encode_with_spans = slow_embed
-    with TestClient(create_app(seeded, mount_ui=False)) as c:
+    with TestClient(create_app(seeded)) as c:
         first = {}
         t = threading.Thread(target=lambda: first.update(r=c.post("/v1/articles", json={"text": f"A {MARKER}."})))
         t.start()
@@ -491,7 +495,7 @@ def test_too_many_waiting_writers_are_told_to_retry(seeded, monkeypatch):
 def test_access_logs_never_show_the_login_token():
     import logging
 
-    from rag.api import RedactTokens
+    from rag.http.serve import RedactTokens
 
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.api import create_app
+from rag.http.app import create_app
 from tests.helpers.server import running_server
 
 QUESTION = "Who represented the US?"
@@ -16,7 +16,7 @@ QUESTION = "Who represented the US?"
 
 @pytest.fixture
 def client(seeded):
-    with TestClient(create_app(seeded, mount_ui=False)) as c:
+    with TestClient(create_app(seeded)) as c:
         yield c
 
 
@@ -103,7 +103,7 @@ def test_chat_about_an_unknown_article_is_404(client):
 # --- the official client against a real server -----------------------------------------------------
 @pytest.fixture
 def server(seeded):
-    with running_server(create_app(seeded, mount_ui=False)) as url:
+    with running_server(create_app(seeded)) as url:
         yield url
 
 
@@ -149,7 +149,7 @@ def test_openai_client_sees_our_errors(server):
 def test_openai_client_with_the_api_token(seeded):
     openai = pytest.importorskip("openai")
     seeded.settings = seeded.settings.model_copy(update={"api_token": "s3cret"})
-    with running_server(create_app(seeded, mount_ui=False)) as url:
+    with running_server(create_app(seeded)) as url:
         with pytest.raises(openai.AuthenticationError):
             _openai(url, api_key="wrong").chat.completions.create(
                 model="article-chat", messages=[{"role": "user", "content": QUESTION}]

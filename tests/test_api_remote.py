@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from rag.api import create_app
+from rag.http.app import create_app
 from tests.conftest import SEED, write
 from tests.test_api_openai import running_server
 
@@ -15,10 +15,11 @@ def _settings_for(assistant, url: str, **overrides):
 
 
 def test_index_is_handed_to_the_server_that_has_the_index_open(seeded, tmp_path):
-    from rag.remote import index_via_server, running_server as find_server
+    from rag.http.client import index_via_server
+    from rag.http.client import running_server as find_server
 
     story = write(tmp_path / "harbour.md", "# Harbour news\n\nThe lantern of harbour 19 is green.\n")
-    with running_server(create_app(seeded, mount_ui=False)) as url:
+    with running_server(create_app(seeded)) as url:
         settings = _settings_for(seeded, url)
         assert find_server(settings) == url
         other_index = settings.model_copy(update={"index_dir": tmp_path / "elsewhere"})
@@ -35,18 +36,18 @@ def test_index_is_handed_to_the_server_that_has_the_index_open(seeded, tmp_path)
 
 
 def test_hand_off_with_a_token(seeded, tmp_path):
-    from rag.remote import index_via_server
+    from rag.http.client import index_via_server
 
     seeded.settings = seeded.settings.model_copy(update={"api_token": "s3cret"})
     story = write(tmp_path / "ferry.txt", "The ferry to the island leaves at nine.")
-    with running_server(create_app(seeded, mount_ui=False)) as url:
+    with running_server(create_app(seeded)) as url:
         settings = _settings_for(seeded, url)
         report = index_via_server(url, settings, [str(story)])
         assert report.added == ["ferry"], report.failed
         wrong = index_via_server(url, settings.model_copy(update={"api_token": "wrong"}), [str(story)])
         assert wrong.failed and "token" in wrong.failed[0][1]
         # With a token, /healthz shows the index path only to requests that carry it.
-        from rag.remote import _headers
+        from rag.http.client import _headers
 
         health = httpx.get(f"{url}/healthz", headers=_headers(settings), timeout=30).json()
         assert health["index_dir"] == str(seeded.settings.index_dir.resolve())

@@ -6,9 +6,14 @@ import json
 
 import pytest
 
-from bench.runner import CachedEmbeddings, citation_precision, passage_precision, summarize
-from rag.answer import Answer, Citation
+from bench.runner import (
+    CachedEmbeddings,
+    citation_precision,
+    passage_precision,
+    summarize,
+)
 from rag.evaluate import Question, Report, score_answer
+from rag.types import Answer, Citation
 
 PARAGRAPHS = [
     "The Harbour Bridge of Norvik was opened in 1931 by Mayor Elena Strand. It carries a railway and "
@@ -103,7 +108,7 @@ def test_refusals_count_for_unanswerable_and_against_answerable_questions():
 def test_the_tutorial_baseline_cites_its_top_4_chunks_and_never_refuses(tmp_path):
     from bench.baseline import TutorialBaseline
     from rag.embeddings import HashingEmbeddings
-    from rag.ingest import Article
+    from rag.types import Article
 
     article = Article(id="bridge", title="Harbour Bridge", source="test", text=ARTICLE)
     baseline = TutorialBaseline(tmp_path / "chroma", HashingEmbeddings()).warm_up()

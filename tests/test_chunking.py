@@ -1,6 +1,8 @@
 """Sentence splitting and chunking keep exact offsets into the article text."""
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rag.chunking import chunk_text, split_sentences
 from tests.conftest import SEED

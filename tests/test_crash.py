@@ -62,7 +62,7 @@ def test_kill_minus_nine_mid_batch_then_rerun_completes(tmp_path):
     assert len(articles) == n
     from rag.config import Settings
     from rag.embeddings import HashingEmbeddings
-    from rag.store import ArticleIndex
+    from rag.index import ArticleIndex
 
     store = ArticleIndex(Settings(index_dir=index_dir, _env_file=None), HashingEmbeddings())
     chunks = store.chunks()

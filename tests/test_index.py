@@ -92,7 +92,7 @@ def test_same_file_name_in_two_folders_gets_two_ids(assistant, tmp_path):
 
 def test_orphan_vectors_from_an_interrupted_run_are_cleaned(seeded, tmp_path):
     """A run killed after writing vectors but before their records leaves no duplicates behind."""
-    collection = seeded.store.vector_store._collection
+    collection = seeded.store.chroma.collection
     collection.add(ids=["orphan-1"], documents=["stray"], embeddings=[[0.1] * 384],
                    metadatas=[{"article_id": "paris-summit-on-ukraine", "title": "t", "source": "s",
                                "chunk_index": 99, "start": 0, "end": 5}])
@@ -109,18 +109,18 @@ def test_index_text_and_bytes(assistant):
 
 def test_large_indexes_are_read_in_pages(seeded, tmp_path, monkeypatch):
     """Chroma fails on one `get` of 30,000+ ids ("too many SQL variables"): reads go in pages."""
-    import rag.store
+    import rag.index.chroma
 
-    monkeypatch.setattr(rag.store, "PAGE", 2)
+    monkeypatch.setattr(rag.index.chroma, "PAGE", 2)
     seeded.index(write(tmp_path / "more.txt", "A second article. It has a few sentences. About rivers and hills."))
     chunks = seeded.store.chunks()
-    assert len(chunks) == seeded.store.count_chunks() > 2 * rag.store.PAGE
+    assert len(chunks) == seeded.store.count_chunks() > 2 * rag.index.chroma.PAGE
     assert len({c.id for c in chunks}) == len(chunks)
-    seeded.store.vector_store._collection.add(
+    seeded.store.chroma.collection.add(
         ids=["orphan-1", "orphan-2", "orphan-3"], documents=["x"] * 3, embeddings=[[0.1] * 384] * 3,
         metadatas=[{"article_id": "more", "title": "t", "source": "s", "chunk_index": 99, "start": 0, "end": 1}] * 3,
     )
-    assert seeded.store._repair() == 3
+    assert seeded.store.writer._repair() == 3
     assert seeded.store.count_chunks() == len(chunks)
     assert "deputy secretary of state" in seeded.ask("Who represented the US?").text
 
@@ -128,7 +128,7 @@ def test_large_indexes_are_read_in_pages(seeded, tmp_path, monkeypatch):
 def test_a_failed_edit_keeps_the_old_article_answering(seeded, monkeypatch):
     import langchain_core.indexing
 
-    from rag.ingest import Article
+    from rag.types import Article
 
     before = _ids_in_chroma(seeded)
     old = seeded.store.records.get("paris-summit-on-ukraine")
@@ -149,7 +149,7 @@ def test_a_failed_edit_keeps_the_old_article_answering(seeded, monkeypatch):
 
 def test_a_removal_hides_the_article_before_its_vectors_go(seeded, monkeypatch):
     """Killed between the two deletes, a removal leaves nothing that answers."""
-    collection = seeded.store.vector_store._collection
+    collection = seeded.store.chroma.collection
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for the process dying mid-removal
@@ -235,7 +235,7 @@ def test_an_index_without_sentence_vectors_gets_them_on_its_next_run(seeded):
     text = seeded.article("paris-summit-on-ukraine").text
     with seeded.store.records.engine.begin() as conn:
         conn.execute(seeded.store.records.sentence_vectors.delete())
-    seeded.store._bump_version()  # what a write by another process does
+    seeded.store.lock.bump_version()  # what a write by another process does
     answer = seeded.ask("Who represented the US?")
     assert not answer.refused and "deputy secretary of state" in answer.text
     report = seeded.index(SEED)
@@ -248,7 +248,7 @@ def test_an_index_without_sentence_vectors_gets_them_on_its_next_run(seeded):
 def test_an_edit_that_fails_after_writing_never_quotes_old_text_at_new_offsets(seeded, monkeypatch):
     import langchain_core.indexing
 
-    from rag.ingest import Article
+    from rag.types import Article
 
     old = seeded.store.records.get("paris-summit-on-ukraine")
     edited = Article(
@@ -263,7 +263,7 @@ def test_an_edit_that_fails_after_writing_never_quotes_old_text_at_new_offsets(s
     monkeypatch.setattr(langchain_core.indexing, "index", index_then_fail)
     report = seeded.store.index_articles([edited])
     assert report.failed and seeded.article("paris-summit-on-ukraine").text == old["text"]
-    seeded.store._bump_version()
+    seeded.store.lock.bump_version()
     pipeline = seeded._answer_pipeline()
     assert all(old["text"][c.start : c.end] == c.text for c in pipeline.retriever.chunks)
     for question in ("Who represented the US?", "Which German leader attended?"):
@@ -274,7 +274,7 @@ def test_an_edit_that_fails_after_writing_never_quotes_old_text_at_new_offsets(s
 def test_indexing_threads_do_not_share_precomputed_vectors(seeded):
     import threading
 
-    wrapper = seeded.store._indexing_embeddings
+    wrapper = seeded.store.chroma.indexing_embeddings
     seen = {}
 
     def other_thread():
@@ -286,3 +286,11 @@ def test_indexing_threads_do_not_share_precomputed_vectors(seeded):
         t.start()
         t.join()
     assert seen["vector"] != [0.5] * 384  # embedded by the model, not another run's vector
+
+
+def test_index_takes_a_list_of_paths_as_well_as_several_arguments(assistant, tmp_path):
+    a = write(tmp_path / "a.md", "# Alpha\n\nThe alpha bridge opened on Monday.\n")
+    b = write(tmp_path / "b.md", "# Beta\n\nThe beta tunnel closed on Tuesday.\n")
+    report = assistant.index([a, str(b)])
+    assert sorted(report.added) == ["a", "b"] and not report.failed
+    assert assistant.index(a, b).skipped == ["a", "b"]

@@ -16,21 +16,14 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answer import Answer
+from rag.answering.checker import CitationChecker, answer_sentences
+from rag.answering.factory import make_answerer, make_rewriter
+from rag.answering.followup import LLMRewriter
+from rag.answering.llm import REFUSAL_REPLY, SYSTEM_PROMPT, LLMAnswerer, make_chat_model
+from rag.answering.pipeline import AnswerPipeline
 from rag.config import Settings
 from rag.errors import AnswerError
-from rag.llm import (
-    REFUSAL_REPLY,
-    SYSTEM_PROMPT,
-    CitationChecker,
-    LLMAnswerer,
-    LLMRewriter,
-    answer_sentences,
-    make_answerer,
-    make_chat_model,
-    make_rewriter,
-)
-from rag.pipeline import AnswerPipeline
+from rag.types import Answer, AnswerContext
 
 # Sentences of the seed article (tests/conftest.py SEED).
 US_SENTENCE = (
@@ -270,7 +263,7 @@ def test_stream_yields_checked_sentences_then_the_answer(seeded):
         f"Italy sent a deputy foreign minister. [{us}] Pluto was also there [{us}]."
     )
     pipe.answerer.chat_model = FakeListChatModel(responses=[reply])  # streams one character at a time
-    items = list(pipe.answerer.stream(question, hits, pipe.corpus, vector))
+    items = list(pipe.answerer.stream(AnswerContext(question, hits, pipe.corpus, vector)))
     *pieces, answer = items
     assert isinstance(answer, Answer) and all(isinstance(p, str) for p in pieces)
     assert pieces == [
@@ -281,14 +274,14 @@ def test_stream_yields_checked_sentences_then_the_answer(seeded):
     assert_integrity(seeded, answer)
     # The same reply through answer() gives the same Answer.
     pipe.answerer.chat_model = FakeListChatModel(responses=[reply])
-    assert pipe.answerer.answer(question, hits, pipe.corpus, vector) == answer
+    assert pipe.answerer.answer(AnswerContext(question, hits, pipe.corpus, vector)) == answer
 
 
 def test_stream_from_a_backend_that_is_down(seeded):
     question = "Who represented the US?"
     pipe = pipeline_with(seeded, DownChat(responses=["unused"]))
     hits, vector = retrieved(pipe, question)
-    *pieces, answer = list(pipe.answerer.stream(question, hits, pipe.corpus, vector))
+    *pieces, answer = list(pipe.answerer.stream(AnswerContext(question, hits, pipe.corpus, vector)))
     assert answer.answerer == "extractive" and "did not answer" in answer.notice
     assert "".join(pieces) == answer.text
 
@@ -302,7 +295,7 @@ def test_stream_cut_mid_answer_keeps_the_checked_part(seeded):
     pipe.answerer.chat_model = FakeListChatModel(
         responses=[first + "Italy sent a deputy foreign minister."], error_on_chunk_number=len(first) + 5
     )
-    *pieces, answer = list(pipe.answerer.stream(question, hits, pipe.corpus, vector))
+    *pieces, answer = list(pipe.answerer.stream(AnswerContext(question, hits, pipe.corpus, vector)))
     assert answer.text == "The US was represented by a deputy secretary of state [1]." == "".join(pieces)
     assert "stopped answering" in answer.notice and "may be incomplete" in answer.notice
     assert_integrity(seeded, answer)
@@ -311,7 +304,7 @@ def test_stream_cut_mid_answer_keeps_the_checked_part(seeded):
 def test_stream_refusal_yields_its_text(seeded):
     pipe = pipeline_with(seeded, FakeListChatModel(responses=[REFUSAL_REPLY]))
     hits, vector = retrieved(pipe, "What was the weather like?")
-    *pieces, answer = list(pipe.answerer.stream("What was the weather like?", hits, pipe.corpus, vector))
+    *pieces, answer = list(pipe.answerer.stream(AnswerContext("What was the weather like?", hits, pipe.corpus, vector)))
     assert answer.refused and pieces == [answer.text]
 
 
@@ -352,8 +345,8 @@ def test_llm_rewriter_falls_back_to_the_heuristic(chat):
 def test_factories_follow_the_settings(seeded, monkeypatch, caplog):
     pytest.importorskip("langchain_openai")
     pytest.importorskip("langchain_ollama")
-    from rag.answer import ExtractiveAnswerer
-    from rag.followup import HeuristicRewriter
+    from rag.answering.extractive import ExtractiveAnswerer
+    from rag.answering.followup import HeuristicRewriter
 
     caplog.set_level(logging.DEBUG)
     base = Settings(index_dir=seeded.settings.index_dir, embedding_backend="fake", _env_file=None)
@@ -403,7 +396,7 @@ def test_settings_errors_say_what_to_do(monkeypatch):
 
 def test_importing_rag_llm_loads_no_backend():
     code = (
-        "import sys, rag, rag.llm\n"
+        "import sys, rag, rag.answering.llm, rag.answering.factory\n"
         "heavy = [m for m in ('langchain_openai', 'langchain_ollama', 'llama_cpp', 'openai', 'ollama') if m in sys.modules]\n"
         "print(heavy)\n"
     )

@@ -6,11 +6,12 @@ import sys
 
 import pytest
 
-from rag.answer import ExtractiveAnswerer
-from rag.errors import AnswerError
-from rag.llm import LocalAnswerer, make_answerer
-from rag.pipeline import AnswerPipeline
+from rag.answering.extractive import ExtractiveAnswerer
+from rag.answering.factory import make_answerer
+from rag.answering.local import LocalAnswerer
+from rag.answering.pipeline import AnswerPipeline
 from rag.config import Settings
+from rag.errors import AnswerError
 from tests.test_llm import US_SENTENCE, assert_integrity
 
 QUESTION = "Who represented the US?"

@@ -13,15 +13,16 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from rag.answer import Answer
+from rag.types import Answer, AnswerContext
 
 # The backends are the optional `llm` extra (in the dev extra, so CI runs these tests).
 pytest.importorskip("langchain_openai")
 pytest.importorskip("langchain_ollama")
 
+from rag.answering.factory import make_answerer, make_rewriter
+from rag.answering.llm import REFUSAL_REPLY
+from rag.answering.pipeline import AnswerPipeline
 from rag.config import Settings
-from rag.llm import REFUSAL_REPLY, make_answerer, make_rewriter
-from rag.pipeline import AnswerPipeline
 from tests.helpers.server import running_server
 from tests.test_llm import SECRET, US_SENTENCE, assert_integrity
 
@@ -142,7 +143,7 @@ def test_openai_compatible_server(seeded, caplog):
         question = "Who represented the US?"
         vector = pipe.embeddings.embed_query(question)
         hits = pipe.retriever.retrieve(question, k=pipe.settings.k, query_vector=vector)
-        *pieces, streamed = list(pipe.answerer.stream(question, hits, pipe.corpus, vector))
+        *pieces, streamed = list(pipe.answerer.stream(AnswerContext(question, hits, pipe.corpus, vector)))
         check_us_answer(seeded, streamed, "openai")
         assert "".join(pieces) == streamed.text
 

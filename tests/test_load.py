@@ -3,12 +3,12 @@
 import asyncio
 
 from bench.load import run_load
-from rag.api import create_app
+from rag.http.app import create_app
 from tests.helpers.server import running_server
 
 
 def test_concurrent_clients_get_answers_without_errors(seeded):
-    with running_server(create_app(seeded, mount_ui=False)) as url:
+    with running_server(create_app(seeded)) as url:
         result = asyncio.run(run_load(url, clients=8, seconds=3, max_requests=300))
     assert result["errors"] == 0, result["error_kinds"]
     assert result["requests"] >= 8

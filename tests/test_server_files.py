@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag import ingest
-from rag.api import create_app
 from rag.errors import IngestError
+from rag.http.app import create_app
 from tests.conftest import ROOT, SEED
 from ui import handlers
 
@@ -63,7 +63,7 @@ def test_the_url_box_never_reads_a_server_path(seeded, no_disk_reads, typed):
 @pytest.mark.parametrize("typed", NOT_WEB_ADDRESSES)
 def test_the_api_url_field_never_reads_a_server_path(seeded, no_disk_reads, typed):
     before = _state(seeded)
-    with TestClient(create_app(seeded, mount_ui=False)) as client:
+    with TestClient(create_app(seeded)) as client:
         r = client.post("/v1/articles", json={"url": typed})
     assert r.status_code == 422, r.text
     assert "http:// or https://" in r.json()["error"]["message"]
@@ -77,7 +77,7 @@ def test_assistant_index_url_refuses_paths(seeded, no_disk_reads):
 
 @pytest.mark.parametrize("label", ["/etc/os-release", ".", "/", str(SEED)])
 def test_an_uploaded_source_label_is_never_read_on_reindex(seeded, no_disk_reads, label):
-    with TestClient(create_app(seeded, mount_ui=False)) as client:
+    with TestClient(create_app(seeded)) as client:
         r = client.post(
             "/v1/articles",
             files={"file": ("notes.txt", b"The ferry to the island leaves at noon on Sundays.")},
@@ -134,7 +134,7 @@ def test_an_old_index_gains_the_origin_column(tmp_path):
     """Records written before the column existed open, and say nothing about their origin."""
     import sqlalchemy as sa
 
-    from rag.store import ArticleRecords
+    from rag.index.records import ArticleRecords
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = sa.create_engine(url)

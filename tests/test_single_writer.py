@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-
 from tests.conftest import ROOT, SEED
 
 
@@ -61,7 +60,7 @@ def _lock_holder(index_dir, seconds):
     code = (
         "import time\n"
         "from rag.config import Settings\n"
-        "from rag.store import ArticleIndex\n"
+        "from rag.index import ArticleIndex\n"
         "from rag.embeddings import HashingEmbeddings\n"
         f"store = ArticleIndex(Settings(index_dir={str(index_dir)!r}, _env_file=None), HashingEmbeddings())\n"
         "with store.write_lock():\n"

@@ -2,7 +2,7 @@
 
 import re
 
-from rag.answer import Answer
+from rag.types import Answer
 from ui import handlers
 from ui.app import build_app
 
@@ -75,7 +75,8 @@ def test_upload_over_the_limit_is_refused_and_changes_nothing(seeded, tmp_path):
     before = handlers.article_rows(seeded)
     big = tmp_path / "big.txt"
     big.write_text("Words. " * 1000)
-    message = handlers.add_upload(seeded, str(big), max_bytes=100)
+    seeded.settings = seeded.settings.model_copy(update={"max_upload_bytes": 100})
+    message = handlers.add_upload(seeded, str(big))
     assert "upload limit" in message and "nothing was indexed" in message
     assert handlers.article_rows(seeded) == before
 
@@ -83,13 +84,13 @@ def test_upload_over_the_limit_is_refused_and_changes_nothing(seeded, tmp_path):
 def test_add_upload_paste_and_url_report_clearly(seeded, tmp_path):
     story = tmp_path / "harbour.txt"
     story.write_text("The harbour of Brest reopened on Tuesday after two years of repairs.")
-    assert "1 added" in handlers.add_upload(seeded, str(story), max_bytes=10**6)
-    assert "1 added" in handlers.add_text(seeded, "The tram line opens in May.", "Tram", max_bytes=10**6)
+    assert "1 added" in handlers.add_upload(seeded, str(story))
+    assert "1 added" in handlers.add_text(seeded, "The tram line opens in May.", "Tram")
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"\x00\x01\x02")
-    assert "binary" in handlers.add_upload(seeded, str(binary), max_bytes=10**6)
+    assert "binary" in handlers.add_upload(seeded, str(binary))
     assert "http:// or https://" in handlers.add_url(seeded, "ftp://example.com/x")
-    assert "Paste the article text first" in handlers.add_text(seeded, "  ", None, max_bytes=10**6)
+    assert "Paste the article text first" in handlers.add_text(seeded, "  ", None)
     ids = [row[0] for row in handlers.article_rows(seeded)]
     assert {"harbour", "tram", "paris-summit-on-ukraine"} <= set(ids)
     assert handlers.scope_choices(seeded)[0] == handlers.ALL_ARTICLES

@@ -33,11 +33,12 @@ def browser_page():
 
 
 def test_ask_see_sources_upload_and_ask_again(seeded, browser_page, tmp_path):
-    from rag.api import create_app
+    from rag.http.app import create_app
     from tests.helpers.server import running_server
+    from ui.app import mount
 
     page = browser_page
-    with running_server(create_app(seeded)) as url:
+    with running_server(create_app(seeded, ui=mount)) as url:
         page.goto(url + "/", wait_until="domcontentloaded")
         page.locator("#question textarea").fill("Who represented the US?")
         page.locator("#ask").click()
@@ -81,13 +82,13 @@ def test_the_url_box_and_reindex_never_read_server_files(seeded, browser_page):
     """The Articles tab in a real browser: server paths typed as URLs, and an upload whose source
     label is a server path, are refused with a message; nothing is read or indexed."""
     from fastapi.testclient import TestClient
-
     from playwright.sync_api import expect
 
-    from rag.api import create_app
+    from rag.http.app import create_app
     from tests.helpers.server import running_server
+    from ui.app import mount
 
-    app = create_app(seeded)
+    app = create_app(seeded, ui=mount)
     with TestClient(app) as client:  # an API client labels its upload with a server path
         r = client.post("/v1/articles", files={"file": ("notes.txt", b"The ferry leaves at noon.")},
                         data={"source": "/etc/os-release"})

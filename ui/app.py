@@ -115,11 +115,11 @@ def build_app(assistant) -> gr.Blocks:
 
         def do_upload(path, scope_value, chosen_value, progress=gr.Progress()):
             progress(0.1, desc="Indexing the file…")
-            return refreshed(handlers.add_upload(assistant, path, max_upload), scope_value, chosen_value)
+            return refreshed(handlers.add_upload(assistant, path), scope_value, chosen_value)
 
         def do_paste(text, title, scope_value, chosen_value, progress=gr.Progress()):
             progress(0.1, desc="Indexing the text…")
-            return refreshed(handlers.add_text(assistant, text, title, max_upload), scope_value, chosen_value)
+            return refreshed(handlers.add_text(assistant, text, title), scope_value, chosen_value)
 
         def do_url(address, scope_value, chosen_value, progress=gr.Progress()):
             progress(0.1, desc="Fetching and indexing…")
@@ -151,6 +151,23 @@ def ui_auth(settings) -> tuple[str, str] | None:
 
         raise RagError("RAG_UI_AUTH must look like 'user:password': fix it, or unset it to serve without a login.")
     return user, password
+
+
+def mount(app, assistant) -> bool:
+    """Mount the chat for `assistant` at / of a FastAPI app (after every API route, which it would
+    shadow). `rag serve` passes this to `rag.http.app.create_app`."""
+    import gradio as gr
+
+    gr.mount_gradio_app(
+        app,
+        build_app(assistant),
+        path="/",
+        auth=ui_auth(assistant.settings),
+        max_file_size=assistant.settings.max_upload_bytes,
+        theme=theme(),
+        css=CSS,
+    )
+    return True
 
 
 def main() -> None:

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.answer import Answer
+from rag.assistant import message_text
 from rag.errors import RagError
+from rag.types import Answer
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def friendly_error(exc: BaseException) -> str:
     return "Something went wrong on the server; the error was logged. Nothing indexed was lost."
 
 
-def _escape_markdown(text: str) -> str:
-    """Article text inside a Markdown chat message: HTML escaped, our own markers kept."""
+def _escape_html(text: str) -> str:
+    """Text inside a Markdown chat message: HTML escaped (our Markdown markers are kept)."""
     return html.escape(text, quote=False)
 
 
@@ -46,15 +47,15 @@ def answer_markdown(answer: Answer, turn: int = 1) -> str:
     """The chat message: escaped text, `[n]` linked to its source card, refusals marked.
 
     Card ids carry the answer's turn, so an earlier answer's [1] still leads to its own card."""
-    text = _escape_markdown(answer.text)
+    text = _escape_html(answer.text)
     text = re.sub(r"(?<!\\)\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#source-{turn}-{m.group(1)})", text)
     if answer.refused:
         text = f"⚠️ *Not answered.* {text}"
     notes = []
     if answer.query:
-        notes.append(f"Searched for: “{_escape_markdown(answer.query)}”")
+        notes.append(f"Searched for: “{_escape_html(answer.query)}”")
     if answer.notice:
-        notes.append(_escape_markdown(answer.notice))
+        notes.append(_escape_html(answer.notice))
     if notes:
         text += "\n\n" + "\n\n".join(f"<sub>{n}</sub>" for n in notes)
     return text
@@ -157,22 +158,11 @@ def respond(assistant, message: str, history: list[dict] | None, scope: str | No
                 yield history, sources_html(assistant, piece, turn)
                 return
             partial += piece
-            history[-1] = {"role": "assistant", "content": _escape_markdown(partial)}
+            history[-1] = {"role": "assistant", "content": _escape_html(partial)}
             yield history, sources_html(assistant, None)
     except Exception as exc:  # shown as a message, never a stack trace
-        history[-1] = {"role": "assistant", "content": f"⚠️ {_escape_markdown(friendly_error(exc))}"}
+        history[-1] = {"role": "assistant", "content": f"⚠️ {_escape_html(friendly_error(exc))}"}
         yield history, sources_html(assistant, None)
-
-
-def message_text(content) -> str | None:
-    """A chat message's text: Gradio 6 hands the Chatbot's messages back with `content` as a list
-    of parts (`[{"type": "text", "text": …}]`); our own yields use plain strings. Files: None."""
-    if isinstance(content, str):
-        return content
-    parts = content if isinstance(content, list) else [content]
-    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type", "text") == "text"]
-    texts = [t for t in texts if isinstance(t, str)]
-    return "".join(texts) if texts else None
 
 
 def _plain_history(messages: list[dict]) -> list[dict]:
@@ -199,58 +189,59 @@ def _summary(report) -> str:
     return "\n\n".join(lines)
 
 
-def add_upload(assistant, path: str | None, max_bytes: int) -> str:
+def _outcome(write) -> str:
+    """What the Articles tab says after a write: its summary, or the error as one line."""
+    try:
+        return write()
+    except Exception as exc:  # shown as a message, never a stack trace
+        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
+
+
+def add_upload(assistant, path: str | None) -> str:
     """Index an uploaded file (its temporary path from Gradio)."""
     if not path:
         return "Choose a file first (.txt, .md, .html or .pdf)."
     file = Path(path)
-    try:
-        size = file.stat().st_size
-        if size > max_bytes:
-            return (f"⚠️ '{html.escape(file.name, quote=False)}' is {size:,} bytes, over the {max_bytes:,}-byte upload limit "
-                    "(RAG_MAX_UPLOAD_BYTES): nothing was indexed.")
+
+    def write() -> str:
+        assistant.check_upload_size(file.stat().st_size, f"'{file.name}'")
         return _summary(assistant.index_bytes(file.read_bytes(), file.name))
-    except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
+
+    return _outcome(write)
 
 
-def add_text(assistant, text: str | None, title: str | None, max_bytes: int) -> str:
+def add_text(assistant, text: str | None, title: str | None) -> str:
     """Index pasted text."""
     if not text or not text.strip():
         return "Paste the article text first."
-    if len(text.encode("utf-8")) > max_bytes:
-        return f"⚠️ The text is over the {max_bytes:,}-byte upload limit (RAG_MAX_UPLOAD_BYTES): nothing was indexed."
-    try:
+
+    def write() -> str:
+        assistant.check_upload_size(len(text.encode("utf-8")), "The text")
         return _summary(assistant.index_text(text, title=(title or "").strip() or None))
-    except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
+
+    return _outcome(write)
 
 
 def add_url(assistant, url: str | None) -> str:
     """Fetch and index a web page or PDF."""
     if not url or not url.strip():
         return "Give an http(s) URL first."
-    try:
-        return _summary(assistant.index_url(url))
-    except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
+    return _outcome(lambda: _summary(assistant.index_url(url)))
 
 
 def reindex(assistant, article_id: str | None) -> str:
     """Index an article again from its source file or URL (unchanged ones are skipped)."""
     if not article_id or article_id == ALL_ARTICLES:
         return "Choose an article to re-index."
-    try:
-        return _summary(assistant.reindex(article_id))
-    except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
+    return _outcome(lambda: _summary(assistant.reindex(article_id)))
 
 
 def remove(assistant, article_id: str | None) -> str:
     if not article_id or article_id == ALL_ARTICLES:
         return "Choose an article to remove."
-    try:
+
+    def write() -> str:
         report = assistant.remove(article_id)
         return f"Removed {html.escape(article_id)} ({report.chunks_deleted} chunks)."
-    except Exception as exc:
-        return f"⚠️ {html.escape(friendly_error(exc), quote=False)}"
+
+    return _outcome(write)

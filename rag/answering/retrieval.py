@@ -10,22 +10,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 
-from rag.store import ArticleIndex, StoredChunk
+from rag.index import ArticleIndex
 from rag.text import terms
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved chunk with its fused score and the scores behind it."""
-
-    chunk: StoredChunk
-    score: float
-    dense: float
-    keyword: float
+from rag.types import EmbeddingModel, Hit, StoredChunk
 
 
 class HybridRetriever:
@@ -34,7 +24,7 @@ class HybridRetriever:
     def __init__(
         self,
         store: ArticleIndex,
-        embeddings,
+        embeddings: EmbeddingModel,
         *,
         candidates: int = 20,
         rrf_k: int = 60,
@@ -90,18 +80,11 @@ class HybridRetriever:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _dense(self, query_vector: list[float], article: str | None, n: int) -> list[tuple[int, float]]:
-        collection = self.store.vector_store._collection  # noqa: SLF001 - langchain-chroma hides scores by id
-        got = collection.query(
-            query_embeddings=[query_vector],
-            n_results=n,
-            where={"article_id": article} if article else None,
-            include=["distances"],
-        )
         out = []
-        for cid, dist in zip(got["ids"][0], got["distances"][0]):
+        for cid, similarity in self.store.nearest(query_vector, n, article_id=article):
             idx = self._by_id.get(cid)
             if idx is not None:
-                out.append((idx, 1.0 - float(dist)))
+                out.append((idx, similarity))
         return out
 
     def _keyword(self, question: str, article: str | None, n: int) -> list[tuple[int, float]]:

@@ -1,4 +1,4 @@
-"""Hand indexing work to a running `rag serve` on the same index, so only one process writes it.
+"""The client of a running server: hand indexing work to a running `rag serve` on the same index, so only one process writes it.
 
 Chroma's embedded client is not process-safe; when the server already has the index open, the
 safest writer is the server itself, and its answers then include the new articles at once.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rag.errors import IngestError, RagError
 from rag.ingest import expand_paths, is_url
-from rag.store import IndexReport
+from rag.types import IndexReport
 
 
 def _headers(settings) -> dict[str, str]:

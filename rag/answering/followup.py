@@ -1,17 +1,26 @@
 """Follow-up questions: rewrite "And Italy?" into a question that stands alone, using the chat history.
 
-`QueryRewriter` is the seam: the offline `HeuristicRewriter` below needs no model; an LLM-based
-rewriter (LangChain's history-aware retriever pattern) implements the same one method.
+`rag.types.Rewriter` is the seam: the offline `HeuristicRewriter` needs no model; `LLMRewriter`
+(LangChain's history-aware retriever prompt) asks the chat model and falls back to the rules.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Protocol
+from typing import TYPE_CHECKING
 
+from rag.answering.checker import visible_text
+from rag.answering.language import NAME_WITH_PARTICLES
+from rag.answering.llm import failure_reason, message_text
 from rag.text import STOPWORDS, fold
+from rag.types import Message
 
-Message = dict  # {"role": "user" | "assistant", "content": str}
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+
+log = logging.getLogger(__name__)
 
 _WH = re.compile(r"^\s*(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
 _LEAD = re.compile(
@@ -19,21 +28,13 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _PRONOUNS = {"he", "she", "they", "him", "her", "them", "his", "hers", "their", "theirs", "it", "its"}
-# Capitalised words in a row, with the lower-case particles of names ("Marieke de Vos").
-_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:de|van|von|der|den|da|di|del|della|du|la|le|al|bin|ibn)\s+)?[A-Z][\w'’.-]*)*")
-
-
-class QueryRewriter(Protocol):
-    def rewrite(self, question: str, history: list[Message] | None) -> str:
-        """The question made self-contained given the conversation so far."""
-        ...
 
 
 def _entities(text: str) -> list[tuple[int, int]]:
     """Spans of capitalised names, leaving out a sentence's capitalised first word when it is a
     question word or a common word ("The", "We"): at a sentence start capitals say nothing."""
     spans = []
-    for m in _NAME.finditer(text):
+    for m in NAME_WITH_PARTICLES.finditer(text):
         s, e = m.span()
         before = text[:s].rstrip(" \t\n\"“”‘’'«»(*")
         if before == "" or before.endswith((".", "!", "?", ":", ";")):
@@ -99,3 +100,66 @@ class HeuristicRewriter:
                     s, e = ents[0]
                     return f"{question} ({clean[s:e]})"
         return question
+
+
+# --- with an LLM -------------------------------------------------------------------------------
+# LangChain's history-aware retriever prompt (create_history_aware_retriever's contextualizer).
+REWRITE_SYSTEM_PROMPT = (
+    "Given a chat history and the latest user question which might reference context in the chat "
+    "history, formulate a standalone question which can be understood without the chat history. "
+    "Do NOT answer the question, just reformulate it if needed and otherwise return it as is. "
+    "Reply with the question only, on one line."
+)
+
+
+class LLMRewriter:
+    """A `Rewriter` by a chat model; any failure or odd reply falls back to the heuristic rules."""
+
+    def __init__(self, chat_model: BaseChatModel, fallback=None, *, max_history: int = 6, backend: str = "the LLM backend"):
+        self.chat_model = chat_model
+        self.fallback = fallback or HeuristicRewriter()
+        self.max_history = max_history
+        self.backend = backend
+
+    def __repr__(self) -> str:
+        return f"LLMRewriter(backend={self.backend!r})"
+
+    def messages(self, question: str, history) -> list[BaseMessage]:
+        from langchain_core.messages import AIMessage, HumanMessage
+        from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+        chat = []
+        for m in history[-self.max_history :]:
+            content = re.sub(r"\s*\[\d+\]|\*\*", "", str(m.get("content", "")))[:1500]
+            chat.append(HumanMessage(content) if m.get("role") == "user" else AIMessage(content))
+        prompt = ChatPromptTemplate.from_messages(
+            [("system", REWRITE_SYSTEM_PROMPT), MessagesPlaceholder("chat_history"), ("human", "{input}")]
+        )
+        return prompt.format_messages(chat_history=chat, input=question)
+
+    def rewrite(self, question: str, history) -> str:
+        question = question.strip()
+        if not history:
+            return question
+        try:
+            reply = message_text(self.chat_model.invoke(self.messages(question, history)))
+            rewritten = _clean_rewrite(visible_text(reply), question)
+        except Exception as exc:  # noqa: BLE001 - the heuristic rules always work
+            log.warning("LLM rewrite failed (%s); using the heuristic rewriter.", failure_reason(exc))
+            return self.fallback.rewrite(question, history)
+        if rewritten is None:
+            return self.fallback.rewrite(question, history)
+        return rewritten
+
+
+def _clean_rewrite(reply: str, question: str) -> str | None:
+    """The standalone question from the model's reply, or None when the reply is not one."""
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    text = re.sub(r"^(?:standalone question|question|rewritten question)\s*:\s*", "", lines[0], flags=re.I)
+    text = text.strip().strip("\"'“”‘’`").strip()
+    # A reply much longer than the question is an answer, not a reformulation.
+    if not text or len(text) > max(300, 4 * len(question)):
+        return None
+    return text

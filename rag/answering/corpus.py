@@ -1,26 +1,32 @@
-"""The read side of the index, wired for answering: follow-up rewriting -> hybrid retrieval -> answerer."""
+"""The articles as answering reads them: texts, sentences and their words, names, and sentence vectors."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-from rag.answer import Answer, ExtractiveAnswerer
+from rag.answering.language import article_names
 from rag.chunking import Sentence, sentence_range, split_sentences
-from rag.followup import HeuristicRewriter, QueryRewriter
-from rag.retrieval import HybridRetriever
-from rag.store import ArticleIndex
-from rag.text import fold, prefix, terms
+from rag.text import prefix, terms
 
 # Sentence vectors kept in memory (~1.5 KB each): re-asked and nearby questions skip the model.
 SENTENCE_VECTOR_CACHE = 20_000
 
-# Two or more capitalised words in a row, not at a sentence start: "Emmanuel Macron", "Olaf Scholz".
-_MULTI_NAME = re.compile(r"(?<![.!?\n] )(?<!^)\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
+# (article id, its text, its sentence count) -> the sentence vectors pooled at indexing, or None.
+StoredVectors = Callable[[str, str, int], "np.ndarray | None"]
+
+
+class ArticleSentences(NamedTuple):
+    """An article split for answering, computed once per article."""
+
+    sentences: list[Sentence]
+    starts: list[int]  # each sentence's start offset, for bisecting
+    terms: list[set[str]]  # each sentence's stemmed words
+    prefixes: list[set[str]]  # and their five-letter prefixes
 
 
 class Corpus:
@@ -30,49 +36,47 @@ class Corpus:
         self,
         texts: dict[str, str],
         titles: dict[str, str],
-        retriever: HybridRetriever,
+        idf: Callable[[str], float],
         max_sentence: int,
-        stored_vectors=None,
+        stored_vectors: StoredVectors | None = None,
     ):
         self._texts = texts
         # (article id, text, sentence count) -> the sentence vectors pooled at indexing time, or None
         self._stored_loader = stored_vectors
         self._stored: dict[str, np.ndarray | None] = {}
         self.titles = titles
-        self._retriever = retriever
+        self._idf = idf
         self._max_sentence = max_sentence
         self._lock = threading.Lock()
-        self._sentences: dict[str, tuple] = {}
+        self._sentences: dict[str, ArticleSentences] = {}
         self._names: dict[str, set[str]] = {}
         self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 
     def text(self, article_id: str) -> str:
         return self._texts[article_id]
 
-    def _prepare(self, article_id: str):
+    def _prepare(self, article_id: str) -> ArticleSentences:
         got = self._sentences.get(article_id)
         if got is None:
             text = self._texts[article_id]
             sents = split_sentences(text, max_chars=self._max_sentence)
             own = [set(terms(text[s.start : s.end])) for s in sents]
-            got = (sents, [s.start for s in sents], own, [{prefix(t) for t in ts} for ts in own])
+            got = ArticleSentences(sents, [s.start for s in sents], own, [{prefix(t) for t in ts} for ts in own])
             with self._lock:
                 self._sentences[article_id] = got
         return got
 
     def sentences(self, article_id: str) -> list[Sentence]:
-        return self._prepare(article_id)[0]
+        return self._prepare(article_id).sentences
 
     def sentence_terms(self, article_id: str) -> list[set[str]]:
-        return self._prepare(article_id)[2]
+        return self._prepare(article_id).terms
 
     def names(self, article_id: str) -> set[str]:
         """Lower-cased words that appear inside multi-word capitalised names in the article."""
         got = self._names.get(article_id)
         if got is None:
-            got = set()
-            for m in _MULTI_NAME.finditer(self._texts[article_id]):
-                got.update(fold(w) for w in m.group(0).split())
+            got = article_names(self._texts[article_id])
             self._names[article_id] = got
         return got
 
@@ -80,7 +84,7 @@ class Corpus:
         return set(terms(self.titles.get(article_id, "")))
 
     def sentence_prefixes(self, article_id: str) -> list[set[str]]:
-        return self._prepare(article_id)[3]
+        return self._prepare(article_id).prefixes
 
     def sentence_text(self, article_id: str, i: int) -> str:
         s = self.sentences(article_id)[i]
@@ -88,11 +92,11 @@ class Corpus:
 
     def sentences_in(self, article_id: str, start: int, end: int) -> range:
         """Indices of the sentences that lie inside [start, end)."""
-        sents, starts = self._prepare(article_id)[:2]
-        return sentence_range(sents, starts, start, end)
+        got = self._prepare(article_id)
+        return sentence_range(got.sentences, got.starts, start, end)
 
     def idf(self, term: str) -> float:
-        return self._retriever.idf(term)
+        return self._idf(term)
 
     def stored_vectors(self, article_id: str) -> np.ndarray | None:
         """The article's sentence vectors from indexing (rows of NaN where a sentence has none),
@@ -119,7 +123,9 @@ class Corpus:
         if missing:
             fresh = iter(self.sentence_vectors(embeddings, missing))
             out = [v if v is not None else next(fresh) for v in out]
-        return np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32)
+        if not out:
+            return np.zeros((0, 0), dtype=np.float32)  # no keys: nothing to compare, whatever the model's size
+        return np.vstack(out)
 
     def sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
         """Embeddings of sentences `(article_id, index)` read on their own, computed once and kept
@@ -139,83 +145,3 @@ class Corpus:
             while len(self._vectors) > SENTENCE_VECTOR_CACHE:
                 self._vectors.popitem(last=False)
         return np.vstack([found[k] for k in keys])
-
-
-class AnswerPipeline:
-    """One question in, one `Answer` out. Rebuilt by the assistant when the index changes."""
-
-    def __init__(self, settings, store: ArticleIndex, embeddings, rewriter: QueryRewriter | None = None, answerer=None):
-        self.settings = settings
-        self.store = store
-        self.embeddings = embeddings
-        self.rewriter = rewriter or HeuristicRewriter()
-        self.retriever = HybridRetriever(
-            store,
-            embeddings,
-            candidates=settings.candidates,
-            rrf_k=settings.rrf_k,
-            dense_weight=settings.dense_weight,
-            keyword_weight=settings.keyword_weight,
-        )
-        self.answerer = answerer or ExtractiveAnswerer(
-            embeddings,
-            refusal_threshold=settings.refusal_threshold,
-            min_lexical=settings.min_lexical,
-            sentence_rerank=settings.sentence_rerank,
-        )
-        texts = store.article_texts()
-        self.retriever.refresh(texts)
-        articles = store.list_articles()
-        self.corpus = Corpus(
-            texts,
-            {a.id: a.title for a in articles},
-            self.retriever,
-            max_sentence=settings.chunk_size,
-            stored_vectors=store.sentence_vectors,
-        )
-
-    @property
-    def article_ids(self) -> set[str]:
-        return set(self.corpus.titles)
-
-    def _prepare(self, question: str, article: str | None, history) -> dict:
-        """Rewrite a follow-up, embed it, retrieve: what every answerer gets."""
-        query = self.rewriter.rewrite(question, history)
-        vector = self.embeddings.embed_query(query)
-        hits = self.retriever.retrieve(query, article=article, k=self.settings.k, query_vector=vector)
-        if article:
-            scope_title = self.corpus.titles.get(article)
-        else:
-            scope_title = next(iter(self.corpus.titles.values())) if len(self.corpus.titles) == 1 else None
-        return {
-            "hits": hits,
-            "corpus": self.corpus,
-            "query_vector": vector,
-            "query": query if query != question.strip() else None,
-            "scope_title": scope_title,
-        }
-
-    def run(self, question: str, *, article: str | None = None, history=None) -> Answer:
-        p = self._prepare(question, article, history)
-        return self.answerer.answer(
-            question, p["hits"], p["corpus"], p["query_vector"], query=p["query"], scope_title=p["scope_title"]
-        )
-
-    def stream(self, question: str, *, article: str | None = None, history=None) -> Iterator[str | Answer]:
-        """Text pieces as the answerer produces them, then the `Answer`; answerers that cannot
-        stream (the extractive one answers in milliseconds) give their text in word-sized pieces."""
-        stream = getattr(self.answerer, "stream", None)
-        if stream is None:
-            answer = self.run(question, article=article, history=history)
-            yield from _pieces(answer.text)
-            yield answer
-            return
-        p = self._prepare(question, article, history)
-        yield from stream(
-            question, p["hits"], p["corpus"], p["query_vector"], query=p["query"], scope_title=p["scope_title"]
-        )
-
-
-def _pieces(text: str) -> Iterator[str]:
-    """Word-sized pieces (with their trailing spaces) that concatenate back to `text`."""
-    yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))

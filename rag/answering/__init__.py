@@ -1,0 +1,1 @@
+"""Answering: corpus, retrieval, question language, scoring, rendering, answerers, checking, follow-ups."""

@@ -1,0 +1,183 @@
+"""The one Chroma adapter: opens the embedded or server client, and reads, searches and deletes chunks
+through public APIs (langchain-chroma's vector store for LangChain's indexing API, chromadb's own
+collection handle for reads in pages, similarity by id and counts)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import IndexNotReadyError
+from rag.types import StoredChunk
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+    from rag.types import EmbeddingModel
+
+# Chroma turns a `get` into one SQLite statement with a variable per id, and SQLite allows
+# 32,766 of them: an index of some 30,000 chunks or more fails to load in one call ("too many
+# SQL variables"). Reads and deletes go in pages of this many ids.
+PAGE = 5_000
+
+
+class PrecomputedFirst:
+    """The embedding function Chroma is given: chunk vectors computed by the indexing pass (with
+    the sentence vectors, in one model run) are looked up by text; anything else goes to the model.
+    LangChain's `index()` embeds through the vector store, so this is where its work is saved."""
+
+    def __init__(self, embeddings) -> None:
+        self.inner = embeddings
+        # Per thread: LangChain's `index()` embeds in the thread that called it, and two indexing
+        # runs may overlap in one process (server mode takes no lock).
+        self._local = threading.local()
+
+    @contextmanager
+    def precomputed(self, vectors: dict[str, list[float]]):
+        """Use `vectors` (chunk text -> vector) for this thread's embedding calls inside the block."""
+        self._local.pending = vectors
+        try:
+            yield
+        finally:
+            self._local.pending = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        pending = getattr(self._local, "pending", {})
+        missing = [t for t in texts if t not in pending]
+        fresh = dict(zip(missing, self.inner.embed_documents(missing))) if missing else {}
+        return [pending[t] if t in pending else fresh[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+
+
+class ChromaChunks:
+    """The chunks of one Chroma collection, embedded (a folder) or on a Chroma server."""
+
+    def __init__(self, settings: Settings, embeddings: EmbeddingModel, make_dir) -> None:
+        self.settings = settings
+        self.indexing_embeddings = PrecomputedFirst(embeddings)
+        self._make_dir = make_dir  # the index folder, created on first use
+        self._client = None
+        self._store = None
+        self._collection = None
+        self._lock = threading.Lock()
+
+    # --- opening ----------------------------------------------------------------------------
+    def _open(self) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from langchain_chroma import Chroma
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.settings.store == "server":
+            token = self.settings.chroma_auth_token
+            try:
+                client = chromadb.HttpClient(
+                    host=self.settings.chroma_host,
+                    port=self.settings.chroma_port,
+                    ssl=self.settings.chroma_ssl,
+                    headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
+                    settings=chroma_settings,
+                )
+            except Exception as exc:
+                raise IndexNotReadyError(
+                    f"Cannot reach the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port} "
+                    f"({type(exc).__name__}): start it with `chroma run --path … --host 127.0.0.1` "
+                    "or check RAG_CHROMA_HOST/RAG_CHROMA_PORT."
+                ) from None
+        else:
+            self._make_dir()
+            client = chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
+        store = Chroma(
+            collection_name=self.settings.collection,
+            embedding_function=self.indexing_embeddings,
+            client=client,
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+        # chromadb's own handle on the collection LangChain just made: langchain-chroma has no
+        # public count, paged read with offsets or similarity by id.
+        self._collection = client.get_collection(self.settings.collection)
+        self._client, self._store = client, store
+
+    @property
+    def vector_store(self):
+        """The langchain-chroma vector store (what LangChain's indexing API writes through)."""
+        with self._lock:
+            if self._store is None:
+                self._open()
+            return self._store
+
+    @property
+    def collection(self):
+        self.vector_store  # noqa: B018 - opens the client
+        return self._collection
+
+    def reopen(self) -> None:
+        """Drop open handles so the next use sees what another process wrote."""
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._client.clear_system_cache()
+                except Exception:  # noqa: BLE001 - a stale cache is dropped with the client anyway
+                    pass
+            self._client = self._store = self._collection = None
+
+    # --- reading ----------------------------------------------------------------------------
+    def pages(self, **query: Any) -> Iterator[dict]:
+        """`collection.get(**query)` results a page at a time (see PAGE)."""
+        offset = 0
+        while True:
+            got = self.collection.get(limit=PAGE, offset=offset, **query)
+            if not got["ids"]:
+                return
+            yield got
+            if len(got["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    def chunks(self, article_id: str | None = None) -> list[StoredChunk]:
+        """Every stored chunk (or one article's), in article and position order."""
+        where = {"article_id": article_id} if article_id else None
+        chunks = [
+            StoredChunk(
+                id=cid, article_id=m["article_id"], title=m["title"], source=m["source"],
+                index=int(m["chunk_index"]), start=int(m["start"]), end=int(m["end"]), text=doc,
+            )
+            for got in self.pages(where=where, include=["documents", "metadatas"])
+            for cid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
+        chunks.sort(key=lambda c: (c.article_id, c.index))
+        return chunks
+
+    def article_of_each(self) -> dict[str, str | None]:
+        """Every chunk id with the article it says it belongs to."""
+        return {
+            cid: (meta or {}).get("article_id")
+            for got in self.pages(include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"])
+        }
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def nearest(self, vector, n: int, article_id: str | None = None) -> list[tuple[str, float]]:
+        """The `n` chunk ids nearest to `vector` (within one article, or all), with cosine similarity."""
+        got = self.collection.query(
+            query_embeddings=[vector],
+            n_results=n,
+            where={"article_id": article_id} if article_id else None,
+            include=["distances"],
+        )
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+
+    # --- deleting ---------------------------------------------------------------------------
+    def delete_ids(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), PAGE):
+            self.collection.delete(ids=ids[start : start + PAGE])
+
+    def delete_article(self, article_id: str) -> None:
+        self.collection.delete(where={"article_id": article_id})

@@ -1,0 +1,171 @@
+"""The article records in SQL (SQLite in the index folder, or any SQLAlchemy URL): texts, titles, hashes,
+origins, pooled sentence vectors and the index's version stamp."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from rag.types import Article, ArticleInfo
+
+
+def masked_database_url(url: str) -> tuple[str, str | None]:
+    """A database URL fit for an error message (password hidden), and the password to scrub from
+    the driver's own message. SQLAlchemy's parser, which reads SQLite paths right."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        return parsed.render_as_string(hide_password=True), parsed.password or None
+    except Exception:
+        return "the configured RAG_RECORDS_URL", None
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
+class ArticleRecords:
+    """Article texts and metadata (what citations quote from and `rag list` shows), via SQLAlchemy.
+
+    SQLite in the index folder by default; any SQLAlchemy URL (e.g. PostgreSQL) when several
+    app replicas share one Chroma server.
+    """
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @sa.event.listens_for(self.engine, "connect")
+            def _wal(dbapi_conn, _record):  # readers never wait for the writer
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+        meta = sa.MetaData()
+        self.articles = sa.Table(
+            "articles", meta,
+            sa.Column("id", sa.String(200), primary_key=True),
+            sa.Column("title", sa.Text, nullable=False),
+            sa.Column("source", sa.Text, nullable=False),
+            sa.Column("content_hash", sa.String(64), nullable=False),
+            sa.Column("chunking", sa.Text, nullable=False),
+            sa.Column("text", sa.Text, nullable=False),
+            sa.Column("chunk_count", sa.Integer, nullable=False),
+            sa.Column("indexed_at", sa.Float, nullable=False),
+            # How the text came in (Article.origin); NULL in indexes made before it was recorded,
+            # which are never re-read from disk on a client's request.
+            sa.Column("origin", sa.String(20), nullable=True),
+        )
+        # Sentence vectors pooled from the indexing pass (float16, one row per sentence, NaN where
+        # a sentence got none), so answering embeds only the question.
+        self.sentence_vectors = sa.Table(
+            "sentence_vectors", meta,
+            sa.Column("article_id", sa.String(200), primary_key=True),
+            sa.Column("chunking", sa.Text, nullable=False),
+            sa.Column("content_hash", sa.String(64), nullable=False),
+            sa.Column("rows", sa.Integer, nullable=False),
+            sa.Column("dim", sa.Integer, nullable=False),
+            sa.Column("data", sa.LargeBinary, nullable=False),
+        )
+        self.meta = sa.Table(
+            "meta", meta,
+            sa.Column("key", sa.String(200), primary_key=True),
+            sa.Column("value", sa.Text, nullable=False),
+        )
+        meta.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since an index was made (create_all adds tables, never columns)."""
+        def missing() -> bool:
+            return "origin" not in {c["name"] for c in self._sa.inspect(self.engine).get_columns("articles")}
+
+        if missing():
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(self._sa.text("ALTER TABLE articles ADD COLUMN origin VARCHAR(20)"))
+            except self._sa.exc.DBAPIError:
+                if missing():  # not another process adding it at the same moment
+                    raise
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(self._sa.select(self.meta.c.value).where(self.meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.meta.delete().where(self.meta.c.key == key))
+            conn.execute(self.meta.insert().values(key=key, value=value))
+
+    def get(self, article_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self.articles.select().where(self.articles.c.id == article_id)).mappings().first()
+        return dict(row) if row else None
+
+    def by_source(self, source: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                self._sa.select(self.articles.c.id).where(self.articles.c.source == source)
+            ).scalar()
+
+    def upsert(self, article: Article, chunking: str, chunk_count: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.articles.delete().where(self.articles.c.id == article.id))
+            conn.execute(
+                self.articles.insert().values(
+                    id=article.id, title=article.title, source=article.source,
+                    content_hash=article.content_hash, chunking=chunking, text=article.text,
+                    chunk_count=chunk_count, indexed_at=time.time(), origin=article.origin,
+                )
+            )
+
+    def delete(self, article_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.articles.delete().where(self.articles.c.id == article_id))
+            conn.execute(self.sentence_vectors.delete().where(self.sentence_vectors.c.article_id == article_id))
+
+    def save_sentence_vectors(self, article_id: str, chunking: str, content_hash: str, vectors: np.ndarray) -> None:
+        table = self.sentence_vectors
+        data = np.asarray(vectors, dtype=np.float16)
+        with self.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.article_id == article_id))
+            conn.execute(table.insert().values(
+                article_id=article_id, chunking=chunking, content_hash=content_hash,
+                rows=data.shape[0], dim=data.shape[1], data=data.tobytes(),
+            ))
+
+    def load_sentence_vectors(self, article_id: str) -> tuple[str, str, np.ndarray] | None:
+        """(chunking signature, content hash of the text they were made from, vectors), or None."""
+        table = self.sentence_vectors
+        with self.engine.connect() as conn:
+            row = conn.execute(table.select().where(table.c.article_id == article_id)).mappings().first()
+        if row is None:
+            return None
+        vectors = np.frombuffer(row["data"], dtype=np.float16).reshape(row["rows"], row["dim"])
+        return row["chunking"], row["content_hash"], vectors
+
+    def has_sentence_vectors(self, article_id: str, chunking: str, content_hash: str) -> bool:
+        t = self.sentence_vectors.c
+        query = self._sa.select(t.article_id).where(
+            (t.article_id == article_id) & (t.chunking == chunking) & (t.content_hash == content_hash)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def list(self) -> list[ArticleInfo]:
+        a = self.articles.c
+        query = self._sa.select(
+            a.id, a.title, a.source, a.content_hash, a.chunk_count, self._sa.func.length(a.text), a.indexed_at
+        ).order_by(a.id)
+        with self.engine.connect() as conn:
+            return [ArticleInfo(*row) for row in conn.execute(query)]
+
+    def texts(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {row.id: row.text for row in conn.execute(self._sa.select(self.articles.c.id, self.articles.c.text))}
+
+    def close(self) -> None:
+        self.engine.dispose()
