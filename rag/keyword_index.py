@@ -31,6 +31,8 @@ _TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '-'"
 # Stands in for a chunk with no content word, as `rag.retrieval` does for bm25s (a document
 # must have a token to have a length).
 _EMPTY = "∅"
+# From this many chunks on, words found in over half of them are not searched for (see `search`).
+SKIP_COMMON_FROM = 10_000
 
 
 class KeywordChunk(Protocol):
@@ -63,7 +65,10 @@ class KeywordIndex:
             CREATE TABLE IF NOT EXISTS chunk (
                 rowid INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS chunk_article ON chunk (article_id);
-            CREATE TABLE IF NOT EXISTS article (article_id TEXT PRIMARY KEY, stamp TEXT NOT NULL);
+            -- An article's chunks have consecutive rowids lo..hi (inserted together, under the
+            -- lock), so a search scoped to it is a rowid range, which FTS5 seeks to directly.
+            CREATE TABLE IF NOT EXISTS article (
+                article_id TEXT PRIMARY KEY, stamp TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
             CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5 (body, tokenize = "{_TOKENIZER}");
             CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab (fts, 'row');
             """
@@ -113,10 +118,11 @@ class KeywordIndex:
         rows = [(c.id, " ".join(chunk_terms(c))) for c in chunks]  # stemming outside the lock
         with self._lock, self._transaction():
             self._delete(article_id)
-            for chunk_id, body in rows:
-                cur = self._db.execute("INSERT INTO chunk (chunk_id, article_id) VALUES (?, ?)", (chunk_id, article_id))
-                self._db.execute("INSERT INTO fts (rowid, body) VALUES (?, ?)", (cur.lastrowid, body))
-            self._db.execute("INSERT INTO article VALUES (?, ?)", (article_id, stamp))
+            lo = self._db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM chunk").fetchone()[0]
+            for rowid, (chunk_id, body) in enumerate(rows, start=lo):
+                self._db.execute("INSERT INTO chunk VALUES (?, ?, ?)", (rowid, chunk_id, article_id))
+                self._db.execute("INSERT INTO fts (rowid, body) VALUES (?, ?)", (rowid, body))
+            self._db.execute("INSERT INTO article VALUES (?, ?, ?, ?)", (article_id, stamp, lo, lo + len(rows) - 1))
             self._n += len(rows)
         return len(rows)
 
@@ -150,31 +156,38 @@ class KeywordIndex:
         words = sorted(set(terms(query)))
         if not words or k <= 0:
             return []
-        # Every word quoted: a stem is data, never FTS5 query syntax (AND, NEAR, *, column:).
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-        sql = (
-            "SELECT chunk.chunk_id, -bm25(fts) AS score FROM fts JOIN chunk ON chunk.rowid = fts.rowid "
-            "WHERE fts MATCH ? {scope} ORDER BY bm25(fts) LIMIT ?"
-        )
         with self._lock:
+            # FTS5's idf of a word in over half the chunks is ~0 (1e-6), so next to a rarer word
+            # it only adds near-zero matches at the tail, yet scoring it visits most of a large
+            # archive: there, leave it out. A query of such words only is kept whole.
+            if self._n >= SKIP_COMMON_FROM:
+                words = [w for w in words if self._df(w) <= self._n / 2] or words
+            # Every word quoted: a stem is data, never FTS5 query syntax (AND, NEAR, *, column:).
+            match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+            sql = (
+                "SELECT chunk.chunk_id, -bm25(fts) FROM fts JOIN chunk ON chunk.rowid = fts.rowid "
+                "WHERE fts MATCH ? {scope} ORDER BY bm25(fts) LIMIT ?"
+            )
             if article_id is None:
                 rows = self._db.execute(sql.format(scope=""), (match, k)).fetchall()
             else:
-                # Only that article's rows are scored: FTS5 looks each rowid up instead of
-                # ranking every match in the archive.
+                span = self._db.execute("SELECT lo, hi FROM article WHERE article_id = ?", (article_id,)).fetchone()
+                if span is None:
+                    return []
                 rows = self._db.execute(
-                    sql.format(scope="AND fts.rowid IN (SELECT rowid FROM chunk WHERE article_id = ?)"),
-                    (match, article_id, k),
+                    sql.format(scope="AND fts.rowid BETWEEN ? AND ?"), (match, span[0], span[1], k)
                 ).fetchall()
         return [(cid, float(score)) for cid, score in rows if score > 0]
+
+    def _df(self, term: str) -> int:
+        got = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (term,)).fetchone()
+        return got[0] if got else 0
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency of a stem over chunks (the formula of
         `HybridRetriever.idf`); unseen words weigh the most."""
         with self._lock:
-            n = self._n
-            got = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (term,)).fetchone()
-        df = got[0] if got else 0
+            n, df = self._n, self._df(term)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def stamps(self) -> dict[str, str]:

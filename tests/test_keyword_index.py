@@ -198,3 +198,17 @@ def test_top_k_agrees_with_bm25s_on_a_small_corpus():
         overlap += len(set(got) & set(want))
     assert top1 / trials >= 0.8
     assert overlap / (10 * trials) >= 0.75
+
+
+def test_in_a_large_archive_words_in_most_chunks_are_not_searched_for(monkeypatch):
+    import rag.keyword_index as keyword_index
+
+    monkeypatch.setattr(keyword_index, "SKIP_COMMON_FROM", 3)
+    index = KeywordIndex()
+    index.add([
+        C("a", "x", "Notes", "The mayor opened a library."),
+        C("b", "x", "Notes", "The mayor spoke."),
+        C("c", "y", "Other", "The mayor left."),
+    ])
+    assert [cid for cid, _ in index.search("library mayor", k=3)] == ["a"]  # "mayor" is everywhere
+    assert {cid for cid, _ in index.search("mayor", k=3)} == {"a", "b", "c"}  # nothing rarer: kept
