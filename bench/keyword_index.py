@@ -5,7 +5,7 @@ Synthetic articles of 50 chunks (100 content words each, Zipf-distributed vocabu
 the time to add one new article, to remove one, to bring another replica's index up to date
 after that write (`sync`), and the latency of 5-word queries over all articles and one article.
 
-Run: python -m bench.keyword_index [--sizes 100 1000 10000] [--rebuild-up-to 1000]
+Run: python -m bench.keyword_index [--sizes 100 1000 10000] [--rebuild-up-to 1000] [--memory-up-to 1000]
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _time(fn, repeat: int = 1) -> float:
     return statistics.median(best)
 
 
-def run(sizes: list[int], rebuild_up_to: int, queries: int) -> None:
+def run(sizes: list[int], rebuild_up_to: int, memory_up_to: int, queries: int) -> None:
     corpus = Corpus()
     fts, mem = KeywordIndex(), InMemoryIndex()
     stamps: dict[str, str] = {}
@@ -142,11 +142,14 @@ def run(sizes: list[int], rebuild_up_to: int, queries: int) -> None:
         while filled < size:
             chunks = corpus.article(filled)
             fts.add(chunks, stamp="v1")
-            mem.add(chunks)
+            if size <= memory_up_to:
+                mem.add(chunks)
             held[chunks[0].article_id] = chunks
             stamps[chunks[0].article_id] = "v1"
             filled += 1
-        replica.sync(stamps, held.__getitem__)
+        # The replica starts as a copy (what sync() from empty would build, without the wait).
+        fts._db.backup(replica._db)  # noqa: SLF001
+        replica._n = len(fts)  # noqa: SLF001
         fill = time.perf_counter() - started
         gc.collect()
 
@@ -160,16 +163,20 @@ def run(sizes: list[int], rebuild_up_to: int, queries: int) -> None:
             stamps[aid] = "v1"
             syncs.append(_time(lambda: replica.sync(stamps, held.__getitem__)))
             removes.append(_time(lambda: fts.remove(aid)))
-            mem_adds.append(_time(lambda: mem.add(new)))
-            mem.remove(aid)
+            if size <= memory_up_to:
+                mem_adds.append(_time(lambda: mem.add(new)))
+                mem.remove(aid)
             del stamps[aid], held[aid]
             replica.remove(aid)
         qs = [corpus.query() for _ in range(queries)]
         scope = [f"a{corpus.rng.randrange(size)}" for _ in range(queries)]
         q_all = statistics.median(_time(lambda q=q: fts.search(q, 20)) for q in qs)
         q_one = statistics.median(_time(lambda q=q, a=a: fts.search(q, 20, a)) for q, a in zip(qs, scope))
-        m_all = statistics.median(_time(lambda q=q: mem.search(q, 20)) for q in qs[:50])
-        m_one = statistics.median(_time(lambda q=q, a=a: mem.search(q, 20, a)) for q, a in zip(qs[:50], scope))
+        memory = "-", "-"
+        if size <= memory_up_to:
+            m_all = statistics.median(_time(lambda q=q: mem.search(q, 20)) for q in qs[:50])
+            m_one = statistics.median(_time(lambda q=q, a=a: mem.search(q, 20, a)) for q, a in zip(qs[:50], scope))
+            memory = _ms(statistics.median(mem_adds)), f"{_ms(m_all)} / {_ms(m_one)}"
         rebuild = "-"
         if size <= rebuild_up_to:
             import bm25s
@@ -183,8 +190,7 @@ def run(sizes: list[int], rebuild_up_to: int, queries: int) -> None:
             rebuild = _ms(_time(rebuild_bm25s))
         print(
             f"| {size:,} | {len(fts):,} | {_ms(statistics.median(adds))} | {_ms(statistics.median(removes))} "
-            f"| {_ms(statistics.median(syncs))} | {_ms(q_all)} / {_ms(q_one)} | {_ms(statistics.median(mem_adds))} "
-            f"| {_ms(m_all)} / {_ms(m_one)} | {rebuild} |",
+            f"| {_ms(statistics.median(syncs))} | {_ms(q_all)} / {_ms(q_one)} | {memory[0]} | {memory[1]} | {rebuild} |",
             flush=True,
         )
         print(f"  (filled in {fill:.0f} s; max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)", flush=True)
@@ -194,9 +200,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     ap.add_argument("--rebuild-up-to", type=int, default=1000, help="largest size at which bm25s is rebuilt too")
+    ap.add_argument("--memory-up-to", type=int, default=1000, help="largest size with the in-memory candidate too")
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()
-    run(sorted(args.sizes), args.rebuild_up_to, args.queries)
+    run(sorted(args.sizes), args.rebuild_up_to, args.memory_up_to, args.queries)
 
 
 if __name__ == "__main__":
