@@ -4,6 +4,7 @@ origins, pooled sentence vectors and the index's version stamp."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -95,10 +96,25 @@ class ArticleRecords:
         with self.engine.connect() as conn:
             return conn.execute(self._sa.select(self.meta.c.value).where(self.meta.c.key == key)).scalar()
 
+    def _replace(self, write: Callable) -> None:
+        """Run a delete-then-insert transaction `write(conn)`, again if another replica inserted
+        the same key between our delete and insert (PostgreSQL: unique violation); the retry's
+        delete then sees that row and replaces it."""
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    write(conn)
+                return
+            except self._sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+
     def set_meta(self, key: str, value: str) -> None:
-        with self.engine.begin() as conn:
+        def write(conn):
             conn.execute(self.meta.delete().where(self.meta.c.key == key))
             conn.execute(self.meta.insert().values(key=key, value=value))
+
+        self._replace(write)
 
     def get(self, article_id: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -112,7 +128,7 @@ class ArticleRecords:
             ).scalar()
 
     def upsert(self, article: Article, chunking: str, chunk_count: int) -> None:
-        with self.engine.begin() as conn:
+        def write(conn):
             conn.execute(self.articles.delete().where(self.articles.c.id == article.id))
             conn.execute(
                 self.articles.insert().values(
@@ -122,6 +138,8 @@ class ArticleRecords:
                 )
             )
 
+        self._replace(write)
+
     def delete(self, article_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(self.articles.delete().where(self.articles.c.id == article_id))
@@ -130,12 +148,15 @@ class ArticleRecords:
     def save_sentence_vectors(self, article_id: str, chunking: str, content_hash: str, vectors: np.ndarray) -> None:
         table = self.sentence_vectors
         data = np.asarray(vectors, dtype=np.float16)
-        with self.engine.begin() as conn:
+
+        def write(conn):
             conn.execute(table.delete().where(table.c.article_id == article_id))
             conn.execute(table.insert().values(
                 article_id=article_id, chunking=chunking, content_hash=content_hash,
                 rows=data.shape[0], dim=data.shape[1], data=data.tobytes(),
             ))
+
+        self._replace(write)
 
     def load_sentence_vectors(self, article_id: str) -> tuple[str, str, np.ndarray] | None:
         """(chunking signature, content hash of the text they were made from, vectors), or None."""
