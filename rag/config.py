@@ -172,11 +172,6 @@ def _clear(value: SecretStr | str) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-def get_settings(**overrides) -> Settings:
-    """Settings from the environment, with explicit overrides taking precedence."""
-    return Settings(**overrides)
-
-
 def load_settings(**overrides) -> Settings:
     """`Settings(**overrides)`, with a bad value reported as one line naming its variable."""
     from pydantic import ValidationError
