@@ -1,4 +1,4 @@
-"""Keyword-index write cost and query latency as the archive grows: FTS5 (rag.keyword_index) vs
+"""Keyword-index write cost and query latency as the archive grows: FTS5 (rag.answering.keywords) vs
 an incremental in-memory inverted index vs rebuilding bm25s (what rag/retrieval.py does today).
 
 Synthetic articles of 50 chunks (100 content words each, Zipf-distributed vocabulary). At each size:
@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from rag.keyword_index import KeywordIndex, chunk_terms
+from rag.answering.keywords import KeywordIndex, chunk_terms
 from rag.text import terms
 
 CHUNKS_PER_ARTICLE = 50

@@ -2,7 +2,7 @@
 
 Run: python -m bench.retrieval_sweep [--file squad_v1_public.jsonl] [--keyword bm25s|fts5|both]
 
-`--keyword fts5` puts rag.keyword_index (SQLite FTS5, updated article by article) in place of
+`--keyword fts5` puts rag.answering.keywords (SQLite FTS5, updated article by article) in place of
 the bm25s index that HybridRetriever rebuilds; `both` runs the grid with each.
 """
 
@@ -61,8 +61,8 @@ def main() -> None:
 
 def _fts5_keyword(retriever):
     """HybridRetriever._keyword's contract (question, article, n) -> [(chunk position, score)],
-    answered by rag.keyword_index over the same chunks."""
-    from rag.keyword_index import KeywordIndex
+    answered by rag.answering.keywords over the same chunks."""
+    from rag.answering.keywords import KeywordIndex
 
     index = KeywordIndex()
     index.add(retriever.chunks)

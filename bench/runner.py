@@ -75,11 +75,16 @@ def dir_bytes(path: Path) -> int:
     return sum(f.stat().st_blocks * 512 for f in Path(path).rglob("*") if f.is_file())
 
 
-def base_settings(index_dir: Path, fake: bool):
-    """Default settings (no `.env`), in a scratch index; `fake` swaps in the hashing embeddings."""
+def base_settings(index_dir: Path, fake: bool, chroma_port: int | None = None):
+    """Default settings (no `.env`), in a scratch index; `fake` swaps in the hashing embeddings;
+    `chroma_port` puts the chunks on a Chroma server on loopback (records in the index folder)."""
     from rag.config import Settings
 
-    over = {"embedding_backend": "fake"} if fake else {}
+    over: dict[str, Any] = {"embedding_backend": "fake"} if fake else {}
+    if chroma_port is not None:
+        Path(index_dir).mkdir(parents=True, exist_ok=True)
+        over.update(store="server", chroma_host="127.0.0.1", chroma_port=chroma_port,
+                    records_url=f"sqlite:///{Path(index_dir).resolve() / 'records.sqlite'}")
     return Settings(_env_file=None, index_dir=Path(index_dir), **over)
 
 

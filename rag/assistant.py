@@ -21,6 +21,7 @@ from rag.index import ArticleIndex
 from rag.ingest import (
     article_from_bytes,
     check_web_url,
+    load_path,
     load_sources,
     load_url,
     normalise_text,
@@ -124,8 +125,13 @@ class Assistant:
         machine is read again, a URL fetched again through the guard; an upload or pasted text
         cannot be (its `source` is only the label a client gave it)."""
         article = self.store.get_article(article_id)
-        if article.origin == "file":
-            return self.index(article.source)
+        if article.origin == "file" and article.location:
+            # Read again from where it lies, still shown as it was (its path in the folder).
+            try:
+                again: Article | tuple[str, Exception] = load_path(Path(article.location), self.settings.max_article_bytes, article.source)
+            except IngestError as exc:
+                again = (article.source, exc)
+            return self._write(self.store.index_articles, [again])
         if article.origin == "url":
             return self.index_url(article.source)
         if article.origin in ("upload", "pasted"):
@@ -245,30 +251,41 @@ class Assistant:
 
     # --- answering ---------------------------------------------------------------------------
     def _answer_pipeline(self):
-        """The answering pipeline, rebuilt whenever any process has written the index since."""
-        from rag.answering.pipeline import AnswerPipeline
-
+        """The answering pipeline: built on first use, then brought up to date, article by
+        article, whenever any process has written the index since."""
         version = self.store.version()
         with self._pipeline_lock:
-            if self._pipeline is None or version != self._pipeline_version:
-                if self._pipeline is not None:
-                    self.store.reopen()
+            if self._pipeline is None:
                 if not self.store.list_articles():
-                    raise IndexNotReadyError(
-                        f"No articles are indexed in '{self.settings.index_dir}' yet: run "
-                        "`rag index seeds/` (or any file, folder or URL) first."
-                    )
-                if self._answerer is None:
-                    # Built once, kept across index changes (a local model loads once).
-                    from rag.answering.factory import make_answerer, make_rewriter
-
-                    self._answerer = make_answerer(self.settings, self.embeddings)
-                    self._rewriter = make_rewriter(self.settings)
-                self._pipeline = AnswerPipeline(
-                    self.settings, self.store, self.embeddings, rewriter=self._rewriter, answerer=self._answerer
-                )
-                self._pipeline_version = version
+                    raise IndexNotReadyError(self._empty_message())
+                self._pipeline = self._new_pipeline()
+            elif version != self._pipeline_version:
+                if self.store.changed_elsewhere(self._pipeline_version or "", version):
+                    self.store.reopen()  # another process wrote: our handles may not see it
+                self._pipeline.refresh()
+            self._pipeline_version = version
+            if not self._pipeline.article_ids:
+                raise IndexNotReadyError(self._empty_message())
             return self._pipeline
+
+    def _new_pipeline(self) -> AnswerPipeline:
+        from rag.answering.pipeline import AnswerPipeline
+
+        if self._answerer is None:
+            # Built once, kept across index changes (a local model loads once).
+            from rag.answering.factory import make_answerer, make_rewriter
+
+            self._answerer = make_answerer(self.settings, self.embeddings)
+            self._rewriter = make_rewriter(self.settings)
+        return AnswerPipeline(
+            self.settings, self.store, self.embeddings, rewriter=self._rewriter, answerer=self._answerer
+        )
+
+    def _empty_message(self) -> str:
+        return (
+            f"No articles are indexed in '{self.settings.index_dir}' yet: run "
+            "`rag index seeds/` (or any file, folder or URL) first."
+        )
 
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str):

@@ -141,8 +141,20 @@ def article_from_bytes(
     return Article(id=article_id or slugify(stem), title=title, source=source, text=text)
 
 
-def load_path(path: Path, max_bytes: int) -> Article:
-    """One file as an `Article`."""
+def shown_path(file: Path, root: Path) -> str:
+    """How a file is shown to clients: its path relative to the folder it was indexed from, or its
+    name when it was given on its own (never the server's absolute path)."""
+    if root.is_dir():
+        try:
+            return file.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # a symlink out of the folder
+            pass
+    return file.name
+
+
+def load_path(path: Path, max_bytes: int, shown: str | None = None) -> Article:
+    """One file as an `Article`, shown as `shown` (default: the file name); its absolute path is
+    kept as `location`."""
     source = str(path)
     if not path.exists():
         raise IngestError(f"'{source}' does not exist: check the path.")
@@ -157,8 +169,9 @@ def load_path(path: Path, max_bytes: int) -> Article:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"Could not read '{source}': {exc.strerror}.") from None
-    article = article_from_bytes(data, source=str(path.resolve()), name=path.name)
+    article = article_from_bytes(data, source=shown or path.name, name=path.name)
     article.origin = "file"
+    article.location = str(path.resolve())
     return article
 
 
@@ -332,6 +345,6 @@ def load_sources(targets: list[str], *, timeout: float, max_bytes: int, allow_pr
             continue
         for file in files:
             try:
-                yield str(file), load_path(file, max_bytes)
+                yield str(file), load_path(file, max_bytes, shown_path(file, path))
             except IngestError as exc:
                 yield str(file), exc

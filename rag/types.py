@@ -40,6 +40,10 @@ class Article:
     # SSRF guard), "upload" / "pasted" (bytes a client sent; `source` is then only a label), or
     # "code" (an `Article` built in Python).
     origin: str = field(default="code")
+    # Where a file was read from on the server's disk (absolute), for re-indexing it and telling
+    # two files of the same name apart; never shown to clients, who see `source` (the path
+    # relative to the folder given to `rag index`, or the file name). None for anything else.
+    location: str | None = field(default=None)
 
     def __post_init__(self) -> None:
         if not self.content_hash:

@@ -1,4 +1,4 @@
-"""The incremental keyword index (rag.keyword_index): BM25 ranking, add/remove/sync by article, scope, bm25s parity."""
+"""The incremental keyword index (rag.answering.keywords): BM25 ranking, add/remove/sync by article, scope, bm25s parity."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from rag.keyword_index import KeywordIndex, chunk_terms
+from rag.answering.keywords import KeywordIndex, chunk_terms
 from rag.text import terms
 
 
@@ -201,7 +201,7 @@ def test_top_k_agrees_with_bm25s_on_a_small_corpus():
 
 
 def test_in_a_large_archive_words_in_most_chunks_are_not_searched_for(monkeypatch):
-    import rag.keyword_index as keyword_index
+    import rag.answering.keywords as keyword_index
 
     monkeypatch.setattr(keyword_index, "SKIP_COMMON_FROM", 3)
     index = KeywordIndex()

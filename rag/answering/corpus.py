@@ -55,6 +55,19 @@ class Corpus:
     def text(self, article_id: str) -> str:
         return self._texts[article_id]
 
+    def updated(self, texts: dict[str, str], titles: dict[str, str], changed: set[str]) -> Corpus:
+        """A new corpus of `texts` that keeps what this one computed for every article not in
+        `changed` (nor gone): a write costs its own articles, not the archive. This one stays as
+        it is for the answers that are using it."""
+        new = Corpus(texts, titles, self._idf, self._max_sentence, self._stored_loader)
+        keep = set(texts) - changed
+        with self._lock:
+            new._sentences = {a: v for a, v in self._sentences.items() if a in keep}
+            new._names = {a: v for a, v in self._names.items() if a in keep}
+            new._stored = {a: v for a, v in self._stored.items() if a in keep}
+            new._vectors = OrderedDict((k, v) for k, v in self._vectors.items() if k[0] in keep)
+        return new
+
     def _prepare(self, article_id: str) -> ArticleSentences:
         got = self._sentences.get(article_id)
         if got is None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class AnswerPipeline:
-    """The read side of the index, wired for answering. Rebuilt by the assistant when the index changes."""
+    """The read side of the index, wired for answering; `refresh()` follows the index's changes."""
 
     def __init__(
         self,
@@ -46,16 +46,38 @@ class AnswerPipeline:
             min_lexical=settings.min_lexical,
             sentence_rerank=settings.sentence_rerank,
         )
-        texts = store.article_texts()
-        self.retriever.refresh(texts)
-        articles = store.list_articles()
+        self._texts: dict[str, str] = {}
+        self._titles: dict[str, str] = {}
         self.corpus = Corpus(
-            texts,
-            {a.id: a.title for a in articles},
-            self.retriever.idf,
-            max_sentence=settings.chunk_size,
-            stored_vectors=store.sentence_vectors,
+            {}, {}, self.retriever.idf, max_sentence=settings.chunk_size, stored_vectors=store.sentence_vectors
         )
+        self.refresh()
+
+    def refresh(self) -> tuple[list[str], list[str]]:
+        """Follow the index: reload only the articles written since (by any process), drop the
+        removed ones. Returns (reloaded ids, dropped ids). Called by the assistant when the
+        index's version stamp moves; the first call loads everything."""
+        stamps = self.store.article_stamps()
+        held = self.retriever.stamps
+        changed = [a for a, s in stamps.items() if held.get(a) != s]
+        contents = self.store.article_contents(changed)
+        texts, titles = dict(self._texts), dict(self._titles)
+        for article_id in set(texts) - set(stamps):
+            texts.pop(article_id)
+            titles.pop(article_id, None)
+        for article_id in changed:
+            if article_id not in contents:  # removed between the two reads
+                stamps.pop(article_id)
+                texts.pop(article_id, None)
+                titles.pop(article_id, None)
+        sources = {}
+        for article_id, (title, source, text, stamp) in contents.items():
+            texts[article_id], titles[article_id], stamps[article_id] = text, title, stamp
+            sources[article_id] = source
+        reloaded, dropped = self.retriever.refresh(stamps, texts, sources)
+        self.corpus = self.corpus.updated(texts, titles, set(reloaded) | set(dropped))
+        self._texts, self._titles = texts, titles
+        return reloaded, dropped
 
     @property
     def article_ids(self) -> set[str]:
@@ -65,15 +87,20 @@ class AnswerPipeline:
         """Rewrite a follow-up, embed it, retrieve: what every answerer gets."""
         query = self.rewriter.rewrite(question, history)
         vector = self.embeddings.embed_query(query)
+        corpus = self.corpus  # one version of the texts for this answer, whatever refreshes meanwhile
         hits = self.retriever.retrieve(query, article=article, k=self.settings.k, query_vector=vector)
+        # A refresh between taking `corpus` and retrieving may have given an article new text:
+        # only chunks cut from the text this answer quotes from are used.
+        hits = [h for h in hits if h.chunk.article_id in corpus.titles
+                and corpus.text(h.chunk.article_id)[h.chunk.start : h.chunk.end] == h.chunk.text]
         if article:
-            scope_title = self.corpus.titles.get(article)
+            scope_title = corpus.titles.get(article)
         else:
-            scope_title = next(iter(self.corpus.titles.values())) if len(self.corpus.titles) == 1 else None
+            scope_title = next(iter(corpus.titles.values())) if len(corpus.titles) == 1 else None
         return AnswerContext(
             question=question,
             hits=hits,
-            corpus=self.corpus,
+            corpus=corpus,
             query_vector=vector,
             query=query if query != question.strip() else None,
             scope_title=scope_title,

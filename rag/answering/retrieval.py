@@ -3,23 +3,46 @@
 The fusion is written here rather than taken from LangChain's `EnsembleRetriever` because each
 query must be scoped to one article or all of them in both searches, and the answerer and the
 refusal rule need the per-retriever scores, which the ensemble discards.
+
+The retriever follows the index article by article: `refresh` compares each article's stamp (its
+content hash and indexing time) with the one it holds and reloads only the articles that changed,
+so a write costs the same whatever the archive's size, in the writer and in every replica.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
-import numpy as np
-
+from rag.answering.keywords import KeywordIndex
 from rag.index import ArticleIndex
-from rag.text import terms
 from rag.types import EmbeddingModel, Hit, StoredChunk
 
 
+class ArticleChunks(NamedTuple):
+    """One article's usable chunks, without their text (a slice of the article's, cut on demand:
+    at 500,000 chunks a copy of every chunk's text would be most of the memory)."""
+
+    title: str
+    source: str
+    ids: tuple[str, ...]
+    positions: tuple[int, ...]  # chunk_index
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+
+def usable_chunks(chunks: Iterable[StoredChunk], text: str) -> list[StoredChunk]:
+    """The chunks that are exact slices of the article's recorded text.
+
+    A run killed or failed between writing vectors and writing the article's record (a new
+    article, an edit, a removal) leaves chunks that the next run completes or cleans up, and
+    until then they must not be quoted against text they were not cut from."""
+    return [c for c in chunks if text[c.start : c.end] == c.text]
+
+
 class HybridRetriever:
-    """Dense + BM25 over the chunks of an `ArticleIndex`; call `refresh()` after the index changes."""
+    """Dense + BM25 over the chunks of an `ArticleIndex`; `refresh()` follows the index's changes."""
 
     def __init__(
         self,
@@ -38,64 +61,78 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
         self._lock = threading.Lock()
-        self.chunks: list[StoredChunk] = []
-        self._by_id: dict[str, int] = {}
-        self._bm25 = None
-        self._article_of: np.ndarray = np.zeros(0, dtype=object)
-        self._df: Counter[str] = Counter()
+        self.keyword = KeywordIndex()
+        self._articles: dict[str, ArticleChunks] = {}
+        self._stamps: dict[str, str] = {}
+        self._texts: Mapping[str, str] = {}
+        self._where: dict[str, tuple[str, int]] = {}  # chunk id -> (article id, position in its ArticleChunks)
+        self._idf: dict[str, float] = {}
 
-    def refresh(self, texts: dict[str, str]) -> None:
-        """Reload the chunks and rebuild the keyword index.
-
-        Only chunks that are exact slices of their recorded article are used: a run killed or
-        failed between writing vectors and writing the article's record (a new article, an edit,
-        a removal) leaves chunks that the next run completes or cleans up, and until then they
-        must not be quoted against text they were not cut from.
-        """
-        import bm25s
-
-        chunks = [
-            c for c in self.store.chunks()
-            if c.article_id in texts and texts[c.article_id][c.start : c.end] == c.text
-        ]
-        # Title words count as chunk words: questions often name the article's subject.
-        chunk_terms = [terms(f"{c.title}. {c.text}") or ["∅"] for c in chunks]
-        bm25 = None
-        if chunks:
-            bm25 = bm25s.BM25()
-            bm25.index(chunk_terms, show_progress=False)
-        df: Counter[str] = Counter()
-        for t in chunk_terms:
-            df.update(set(t))
+    def refresh(
+        self, stamps: Mapping[str, str], texts: Mapping[str, str], sources: Mapping[str, str] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Hold exactly the articles in `stamps` (id -> stamp), with their texts `texts`: articles
+        whose stamp changed are reloaded from the store, gone ones dropped, the rest untouched.
+        `sources` (id -> the source shown to clients) overrides what the chunks carry, which for
+        files indexed before sources were made relative is the server's absolute path.
+        Returns (reloaded ids, dropped ids)."""
+        changed = sorted(a for a, s in stamps.items() if self._stamps.get(a) != s)
+        gone = sorted(set(self._stamps) - set(stamps))
+        loaded = {a: usable_chunks(self.store.chunks(a), texts[a]) for a in changed}
+        self.keyword.sync(stamps, lambda a: loaded.get(a) or usable_chunks(self.store.chunks(a), texts[a]))
         with self._lock:
-            self.chunks = chunks
-            self._by_id = {c.id: i for i, c in enumerate(chunks)}
-            self._article_of = np.array([c.article_id for c in chunks], dtype=object)
-            self._bm25 = bm25
-            self._df = df
+            for article_id in gone + changed:
+                held = self._articles.pop(article_id, None)
+                for cid in held.ids if held else ():
+                    self._where.pop(cid, None)
+                self._stamps.pop(article_id, None)
+            for article_id, chunks in loaded.items():
+                title, source = (chunks[0].title, chunks[0].source) if chunks else ("", "")
+                source = (sources or {}).get(article_id, source)
+                self._articles[article_id] = ArticleChunks(
+                    title, source, tuple(c.id for c in chunks), tuple(c.index for c in chunks),
+                    tuple(c.start for c in chunks), tuple(c.end for c in chunks),
+                )
+                for i, c in enumerate(chunks):
+                    self._where[c.id] = (article_id, i)
+                self._stamps[article_id] = stamps[article_id]
+            self._texts = texts
+            self._idf = {}
+        return changed, gone
+
+    @property
+    def stamps(self) -> dict[str, str]:
+        """The articles held, with the stamp each was loaded at."""
+        with self._lock:
+            return dict(self._stamps)
+
+    @property
+    def chunks(self) -> list[StoredChunk]:
+        """Every usable chunk held, in article and position order (for tests and tools: it cuts
+        every chunk's text)."""
+        with self._lock:
+            return [self._chunk(a, i) for a in sorted(self._articles) for i in range(len(self._articles[a].ids))]
+
+    def _chunk(self, article_id: str, i: int) -> StoredChunk:
+        held = self._articles[article_id]
+        start, end = held.starts[i], held.ends[i]
+        return StoredChunk(
+            id=held.ids[i], article_id=article_id, title=held.title, source=held.source,
+            index=held.positions[i], start=start, end=end, text=self._texts[article_id][start:end],
+        )
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency over chunks; unseen words weigh the most."""
-        n, df = len(self.chunks), self._df.get(term, 0)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        got = self._idf.get(term)
+        if got is None:
+            got = self._idf[term] = self.keyword.idf(term)
+        return got
 
-    def _dense(self, query_vector: list[float], article: str | None, n: int) -> list[tuple[int, float]]:
-        out = []
-        for cid, similarity in self.store.nearest(query_vector, n, article_id=article):
-            idx = self._by_id.get(cid)
-            if idx is not None:
-                out.append((idx, similarity))
-        return out
+    def _dense(self, query_vector: list[float], article: str | None, n: int) -> list[tuple[str, float]]:
+        return [(cid, s) for cid, s in self.store.nearest(query_vector, n, article_id=article) if cid in self._where]
 
-    def _keyword(self, question: str, article: str | None, n: int) -> list[tuple[int, float]]:
-        query = terms(question)
-        if not query or self._bm25 is None:
-            return []
-        scores = np.asarray(self._bm25.get_scores(query), dtype=np.float32)
-        if article:
-            scores = np.where(self._article_of == article, scores, 0.0)
-        top = np.argsort(-scores)[:n]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+    def _keyword(self, question: str, article: str | None, n: int) -> list[tuple[str, float]]:
+        return [(cid, s) for cid, s in self.keyword.search(question, n, article) if cid in self._where]
 
     def retrieve(
         self,
@@ -106,25 +143,30 @@ class HybridRetriever:
         query_vector: list[float] | None = None,
     ) -> list[Hit]:
         """The `k` best chunks for `question`, optionally only from `article`."""
-        if not self.chunks:
-            return []
-        if article is not None and article not in set(self._article_of.tolist()):
+        if article is not None:
+            held = self._articles.get(article)
+            scope = len(held.ids) if held else 0
+        else:
+            scope = len(self._where)
+        if not scope:
             return []
         if query_vector is None:
             query_vector = self.embeddings.embed_query(question)
-        scope = int((self._article_of == article).sum()) if article else len(self.chunks)
         n = max(1, min(self.candidates, scope))
         dense = self._dense(query_vector, article, n)
         keyword = self._keyword(question, article, n)
-        fused: dict[int, float] = {}
+        fused: dict[str, float] = {}
         dense_score = dict(dense)
         keyword_score = dict(keyword)
-        for rank, (idx, _) in enumerate(dense):
-            fused[idx] = fused.get(idx, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
-        for rank, (idx, _) in enumerate(keyword):
-            fused[idx] = fused.get(idx, 0.0) + self.keyword_weight / (self.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(keyword):
+            fused[cid] = fused.get(cid, 0.0) + self.keyword_weight / (self.rrf_k + rank + 1)
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
-        return [
-            Hit(self.chunks[i], score, dense_score.get(i, 0.0), keyword_score.get(i, 0.0))
-            for i, score in best
-        ]
+        hits = []
+        with self._lock:
+            for cid, score in best:
+                where = self._where.get(cid)
+                if where is not None:  # not dropped by a refresh meanwhile
+                    hits.append(Hit(self._chunk(*where), score, dense_score.get(cid, 0.0), keyword_score.get(cid, 0.0)))
+        return hits

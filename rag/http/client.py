@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import IngestError, RagError
-from rag.ingest import expand_paths, is_url
+from rag.ingest import expand_paths, is_url, shown_path
 from rag.types import IndexReport
 
 
@@ -49,14 +49,20 @@ def index_via_server(
 
     report = IndexReport()
     items: list[str] = []
+    shown: dict[str, str] = {}  # file -> the label the server records and shows (never our absolute path)
     for target in targets:
         if is_url(target):
             items.append(target)
             continue
+        root = Path(target).expanduser()
         try:
-            items.extend(str(p) for p in expand_paths(Path(target).expanduser()))
+            files = expand_paths(root)
         except IngestError as exc:
             report.failed.append((target, str(exc)))
+            continue
+        for p in files:
+            items.append(str(p))
+            shown[str(p)] = shown_path(p, root)
     with httpx.Client(base_url=base, headers=_headers(settings), timeout=600) as client:
         for item in items:
             try:
@@ -70,7 +76,7 @@ def index_via_server(
                     resp = client.post(
                         "/v1/articles",
                         files={"file": (path.name, data)},
-                        data={"source": str(path.resolve())},
+                        data={"source": shown[item]},
                     )
             except IngestError as exc:
                 report.failed.append((item, str(exc)))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rag.errors import ArticleNotFoundError, IndexNotReadyError
 from rag.index.chroma import ChromaChunks
 from rag.index.lock import LOCK_NAME, WriteLock
-from rag.index.records import ArticleRecords, first_line, masked_database_url
+from rag.index.records import ArticleRecords, first_line, masked_database_url, shown_source
 from rag.index.writer import IndexWriter
 from rag.types import Article, ArticleInfo, IndexReport, StoredChunk, content_hash
 
@@ -130,12 +130,29 @@ class ArticleIndex:
                 f"No article '{article_id}' in the index: `rag list` shows the indexed ones."
             )
         return Article(
-            id=row["id"], title=row["title"], source=row["source"], text=row["text"],
-            content_hash=row["content_hash"], origin=row["origin"] or "unknown",
+            id=row["id"], title=row["title"], text=row["text"], content_hash=row["content_hash"],
+            source=shown_source(row["source"], row["origin"], row["location"]), origin=row["origin"] or "unknown",
+            # An index made before locations were kept has a file's absolute path as its source.
+            location=row["location"] or (row["source"] if row["origin"] == "file" else None),
         )
 
     def article_texts(self) -> dict[str, str]:
         return self.records.texts() if self.exists else {}
+
+    def article_stamps(self) -> dict[str, str]:
+        """Article id -> a stamp that changes whenever the article is written again."""
+        return self.records.stamps() if self.exists else {}
+
+    def article_contents(self, ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
+        """Article id -> (title, shown source, text, stamp) for those of `ids` that are recorded."""
+        return self.records.contents(ids) if self.exists and ids else {}
+
+    def changed_elsewhere(self, seen: str, now: str) -> bool:
+        """Whether a write by another process may lie between versions `seen` and `now`, i.e.
+        whether open handles must be dropped (`reopen`) to see it: not when every write since
+        was this process's own, through the handles it holds (reopening an embedded Chroma of
+        500,000 chunks reads its whole vector index from disk again)."""
+        return self.lock.changed_elsewhere(seen, now)
 
     def chunks(self, article_id: str | None = None) -> list[StoredChunk]:
         """Every stored chunk (or one article's), in article and position order."""

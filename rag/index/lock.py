@@ -31,9 +31,19 @@ class WriteLock:
         self.dir = folder
         self._records = records
         self._make_dir = make_dir
+        # version before -> version after, for each write this process made holding the file lock
+        # (embedded store only: without the lock another replica may write in between).
+        self._own: dict[str, str] = {}
 
     def version(self) -> str:
         return self._records().get_meta("version") or ""
+
+    def changed_elsewhere(self, seen: str, now: str) -> bool:
+        """False when the versions from `seen` to `now` were all bumped by this process's own
+        writes, each made while it held the lock over the version before it."""
+        while seen != now and seen in self._own:
+            seen = self._own[seen]
+        return seen != now
 
     @contextmanager
     def hold(self, on_wait: Callable[[str], None] | None = None, timeout: float = -1):
@@ -65,9 +75,15 @@ class WriteLock:
                     "The index is locked by another writer; try again when it has finished."
                 ) from None
         try:
+            before = self.version()
+        except BaseException:
+            lock.release()
+            raise
+        try:
             yield
         finally:
-            self.bump_version()
+            after = self.bump_version()
+            self._own[before] = after
             lock.release()
 
     def writer_active(self) -> bool:
@@ -84,5 +100,7 @@ class WriteLock:
         lock.release()
         return False
 
-    def bump_version(self) -> None:
-        self._records().set_meta("version", f"{time.time():.6f}-{uuid.uuid4().hex[:8]}")
+    def bump_version(self) -> str:
+        version = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
+        self._records().set_meta("version", version)
+        return version

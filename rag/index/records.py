@@ -23,6 +23,18 @@ def masked_database_url(url: str) -> tuple[str, str | None]:
         return "the configured RAG_RECORDS_URL", None
 
 
+def shown_source(source: str, origin: str | None, location: str | None) -> str:
+    """What clients see as an article's source: a file recorded before `location` was has its
+    absolute path as source, and shows its file name instead."""
+    if origin == "file" and location is None:
+        return source.replace("\\", "/").rsplit("/", 1)[-1]
+    return source
+
+
+def stamp(content_hash: str, indexed_at: float) -> str:
+    return f"{content_hash}@{indexed_at!r}"
+
+
 def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:200]
 
@@ -59,6 +71,10 @@ class ArticleRecords:
             # How the text came in (Article.origin); NULL in indexes made before it was recorded,
             # which are never re-read from disk on a client's request.
             sa.Column("origin", sa.String(20), nullable=True),
+            # A file's absolute path on the indexing machine (Article.location): the identity of
+            # a file and where it is re-read from; `source` is what clients see. NULL otherwise,
+            # and in indexes made before it, whose file sources are absolute paths.
+            sa.Column("location", sa.Text, nullable=True),
         )
         # Sentence vectors pooled from the indexing pass (float16, one row per sentence, NaN where
         # a sentence got none), so answering embeds only the question.
@@ -81,16 +97,17 @@ class ArticleRecords:
 
     def _add_missing_columns(self) -> None:
         """Columns added since an index was made (create_all adds tables, never columns)."""
-        def missing() -> bool:
-            return "origin" not in {c["name"] for c in self._sa.inspect(self.engine).get_columns("articles")}
+        for name, kind in (("origin", "VARCHAR(20)"), ("location", "TEXT")):
+            def missing(name=name) -> bool:
+                return name not in {c["name"] for c in self._sa.inspect(self.engine).get_columns("articles")}
 
-        if missing():
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(self._sa.text("ALTER TABLE articles ADD COLUMN origin VARCHAR(20)"))
-            except self._sa.exc.DBAPIError:
-                if missing():  # not another process adding it at the same moment
-                    raise
+            if missing():
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(self._sa.text(f"ALTER TABLE articles ADD COLUMN {name} {kind}"))
+                except self._sa.exc.DBAPIError:
+                    if missing():  # not another process adding it at the same moment
+                        raise
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
@@ -121,11 +138,12 @@ class ArticleRecords:
             row = conn.execute(self.articles.select().where(self.articles.c.id == article_id)).mappings().first()
         return dict(row) if row else None
 
-    def by_source(self, source: str) -> str | None:
+    def by_identity(self, key: str) -> str | None:
+        """The article whose identity is `key`: a file's location, else its source."""
+        a = self.articles.c
+        match = (a.location == key) | (a.location.is_(None) & (a.source == key))
         with self.engine.connect() as conn:
-            return conn.execute(
-                self._sa.select(self.articles.c.id).where(self.articles.c.source == source)
-            ).scalar()
+            return conn.execute(self._sa.select(a.id).where(match)).scalar()
 
     def upsert(self, article: Article, chunking: str, chunk_count: int) -> None:
         def write(conn):
@@ -135,6 +153,7 @@ class ArticleRecords:
                     id=article.id, title=article.title, source=article.source,
                     content_hash=article.content_hash, chunking=chunking, text=article.text,
                     chunk_count=chunk_count, indexed_at=time.time(), origin=article.origin,
+                    location=article.location,
                 )
             )
 
@@ -179,10 +198,33 @@ class ArticleRecords:
     def list(self) -> list[ArticleInfo]:
         a = self.articles.c
         query = self._sa.select(
-            a.id, a.title, a.source, a.content_hash, a.chunk_count, self._sa.func.length(a.text), a.indexed_at
+            a.id, a.title, a.source, a.content_hash, a.chunk_count, self._sa.func.length(a.text), a.indexed_at,
+            a.origin, a.location,
         ).order_by(a.id)
         with self.engine.connect() as conn:
-            return [ArticleInfo(*row) for row in conn.execute(query)]
+            return [ArticleInfo(row[0], row[1], shown_source(row[2], row[7], row[8]), *row[3:7]) for row in conn.execute(query)]
+
+    def stamps(self) -> dict[str, str]:
+        """Every article's stamp: its content hash and indexing time, which change with every
+        write of it (an edit, a new title, a re-chunking), so a reader reloads only those."""
+        a = self.articles.c
+        with self.engine.connect() as conn:
+            return {row.id: stamp(row.content_hash, row.indexed_at) for row in conn.execute(
+                self._sa.select(a.id, a.content_hash, a.indexed_at))}
+
+    def contents(self, ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
+        """(title, shown source, text, stamp) of the articles `ids` that exist, read in pages."""
+        a = self.articles.c
+        out: dict[str, tuple[str, str, str, str]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = self._sa.select(
+                    a.id, a.title, a.source, a.origin, a.location, a.text, a.content_hash, a.indexed_at
+                ).where(a.id.in_(ids[start : start + 500]))
+                for r in conn.execute(query):
+                    shown = shown_source(r.source, r.origin, r.location)
+                    out[r.id] = (r.title, shown, r.text, stamp(r.content_hash, r.indexed_at))
+        return out
 
     def texts(self) -> dict[str, str]:
         with self.engine.connect() as conn:

@@ -67,13 +67,16 @@ class IndexWriter:
         return len(orphans)
 
     def _unique_id(self, article: Article) -> str:
+        # A file is known by where it lies (two files may share a name, or a relative path from
+        # two folders); anything else by its source.
+        key = article.location or article.source
         existing = self.index.records.get(article.id)
-        if existing is None or existing["source"] == article.source:
+        if existing is None or (existing["location"] or existing["source"]) == key:
             return article.id
-        by_source = self.index.records.by_source(article.source)
-        if by_source:
-            return by_source
-        return f"{article.id}-{hashlib.sha1(article.source.encode()).hexdigest()[:6]}"
+        known = self.index.records.by_identity(key)
+        if known:
+            return known
+        return f"{article.id}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
 
     def _embed_chunks(self, chunks, sentences) -> tuple[dict[str, list[float]], np.ndarray | None]:
         """One model pass over the chunks: their vectors by text (handed to Chroma through
