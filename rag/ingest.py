@@ -66,11 +66,47 @@ def _markdown_title(text: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+# Inline markup: inside running text it is part of the sentence, never a line of its own.
+INLINE_TAGS = frozenset(
+    "a abbr b bdi bdo cite code data dfn em font i ins kbd mark q s samp small span strong sub sup time tt u var".split()
+)
+
+
+def _own_text(element) -> bool:
+    """The element holds running text itself (not only inside its children)."""
+    return bool((element.text or "").strip()) or any((child.tail or "").strip() for child in element)
+
+
+def unwrap_inline_markup(html: str) -> str:
+    """The page with inline elements of running text unwrapped into it.
+
+    trafilatura's fallback extractors (pages without `<article>` or `<main>`) put each inline
+    element on a line of its own: `<p>The mayor, <b>Ann Lee</b>, opened …` became "The mayor,\nAnn
+    Lee\n, opened …", and sentences broke at every link. An inline element is unwrapped only where
+    its parent holds text of its own, so a menu of bare links (`<li><a>Home</a></li>`) stays a menu
+    for the boilerplate filter.
+    """
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return html  # trafilatura reports what it cannot read
+    # Deepest first, so nested inline markup (<a><b>…</b></a>) unwraps into its parent's text.
+    for element in reversed(list(root.iter(*INLINE_TAGS))):
+        parent = element.getparent()
+        if parent is not None and (_own_text(parent) or parent.tag in INLINE_TAGS):
+            element.drop_tag()
+    return lxml.html.tostring(root, encoding="unicode")
+
+
 def parse_html(html: str, source: str) -> tuple[str, str | None]:
     """Main text and title of a web page (navigation, scripts and boilerplate dropped)."""
     import trafilatura
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    text = trafilatura.extract(
+        unwrap_inline_markup(html), include_comments=False, include_tables=True, favor_recall=True
+    )
     meta = trafilatura.extract_metadata(html)
     title = meta.title if meta is not None and meta.title else None
     if not text or not text.strip():

@@ -80,3 +80,39 @@ def test_missing_and_oversized_files(tmp_path):
 def test_urls_that_are_not_public_http_are_refused(url):
     with pytest.raises(IngestError, match="Refusing"):
         load_url(url, timeout=1, max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    ("html", "sentences"),
+    [
+        ("<html><body><p>The mayor, <b>Ann Lee</b>, opened the bridge on Friday.</p></body></html>",
+         ["The mayor, Ann Lee, opened the bridge on Friday."]),
+        ("<html><head><title>Bridge</title></head><body><p>The mayor, <b>Ann Lee</b>, opened the bridge on "
+         "Friday.</p><p>It cost <a href='/money'>four million <em>euros</em></a> and took two years.</p></body></html>",
+         ["The mayor, Ann Lee, opened the bridge on Friday.", "It cost four million euros and took two years."]),
+    ],
+)
+def test_inline_markup_stays_inside_its_sentence_on_a_page_without_article_structure(html, sentences):
+    # trafilatura's fallback (short pages, no <article>/<main>) put <b>, <a>, <em> on lines of their own.
+    text = article_from_bytes(html.encode(), source="x.html", name="x.html").text
+    for sentence in sentences:
+        assert sentence in text
+
+
+def test_a_full_news_page_keeps_linked_and_emphasised_words_in_their_sentences():
+    paragraphs = "".join(
+        f"<p>Paragraph {i} says the council, led by <a href='/p/{i}'>Mayor Ann Lee</a>, voted "
+        f"<strong>{i} times</strong> on the <em>new harbour</em> plan this week.</p>"
+        for i in range(1, 6)
+    )
+    html = (
+        "<html><head><title>Council votes</title><meta property='og:title' content='Council votes'></head>"
+        "<body><header><nav><a href='/'>Home</a> <a href='/world'>World</a></nav></header>"
+        f"<main><article><h1>Council votes</h1><p class='byline'>By <a href='/a'>Kim Ray</a></p>{paragraphs}"
+        "</article></main><aside><h2>Most read</h2><ul><li><a href='/x'>Another story</a></li></ul></aside>"
+        "<footer>© News Co</footer></body></html>"
+    )
+    text = article_from_bytes(html.encode(), source="x.html", name="x.html").text
+    for i in range(1, 6):
+        assert f"Paragraph {i} says the council, led by Mayor Ann Lee, voted {i} times on the new harbour plan this week." in text
+    assert "© News Co" not in text
