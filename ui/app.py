@@ -71,6 +71,16 @@ CLICKS_JS = """
     const side = document.querySelector('#side');
     if (side) open ? side.setAttribute('data-open', '') : side.removeAttribute('data-open');
   };
+  // Now and then something in Gradio's update of the page scrolls it to the top after such a click
+  // (seen on phones); the reader's place is held for a moment, so the chat never jumps.
+  const hold = () => {
+    const x = window.scrollX, y = window.scrollY, until = performance.now() + 1000;
+    const keep = () => {
+      if (window.scrollY !== y) window.scrollTo(x, y);
+      if (performance.now() < until) requestAnimationFrame(keep);
+    };
+    requestAnimationFrame(keep);
+  };
   const pick = (value) => {
     const box = document.querySelector('#pick textarea, #pick input');
     if (!box) return;
@@ -95,6 +105,7 @@ CLICKS_JS = """
     } else {
       return;
     }
+    hold();
     ev.preventDefault();
     ev.stopPropagation();
   }, true);
