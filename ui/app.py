@@ -45,16 +45,17 @@ b.md-heading { font-size: 1.05em; }
 #chat .message-row.user-row .message-content, #chat .user-row .prose { max-height: 9.5em; overflow-y: auto; }
 #side { position: sticky; top: 8px; align-self: flex-start; max-height: calc(100vh - 16px); overflow-y: auto; }
 #drawer-close { display: none; }
+#viewer:not(:has(.viewer)) { display: none; }  /* no empty box before an article is opened */
 @media (max-width: 820px) {
   /* On a phone the sources are a drawer that the answer's [n] or "sources" link opens. */
-  #side { position: fixed; left: 0; right: 0; bottom: 0; top: auto; max-height: 82vh; z-index: 1000;
+  #side { position: fixed; left: 0; right: 0; bottom: 0; top: auto; max-height: 85vh; z-index: 2147483000;
           background: var(--background-fill-primary); border-top: 2px solid var(--border-color-primary);
           box-shadow: 0 -6px 24px #0005; padding: 8px 12px; transform: translateY(110%);
           transition: transform 0.2s ease; visibility: hidden; }
   #side[data-open] { transform: none; visibility: visible; }
   #drawer-close { display: block; }
   .drawer-close { display: block; text-align: right; font-weight: 700; padding: 4px 0; }
-  .viewer-text { max-height: 45vh; }
+  .viewer-text { max-height: 58vh; }
 }
 """
 
