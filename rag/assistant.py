@@ -25,6 +25,7 @@ from rag.ingest import (
     load_sources,
     load_url,
     normalise_text,
+    pasted_title,
     slugify,
 )
 from rag.types import Article, ArticleInfo, IndexReport, Message, StoredChunk
@@ -159,16 +160,17 @@ class Assistant:
         """Index pasted text as an article (the id defaults to a slug of the title)."""
         if not isinstance(text, str) or not text.strip():
             raise IngestError("The article text is empty: nothing was indexed.")
-        name = title or text.strip().splitlines()[0][:60]
+        # The title keeps the text's capitals; the id is a short slug of it.
+        name = title or pasted_title(text)
+        short_id = slugify(" ".join(name.split()[:6]))[:40].strip("-") or "pasted"
         article = article_from_bytes(
             text.encode("utf-8"),
-            source=source or f"pasted:{slugify(name)}",
-            name=f"{slugify(name)}.md",
+            source=source or f"pasted:{short_id}",
+            name=f"{short_id}.md",
             kind="markdown",
-            article_id=article_id or slugify(name),
+            article_id=article_id or short_id,
         )
-        if title:
-            article.title = title
+        article.title = name
         article.origin = "pasted"
         return self._write(self.store.index_articles, [article])
 

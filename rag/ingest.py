@@ -100,6 +100,29 @@ def unwrap_inline_markup(html: str) -> str:
     return lxml.html.tostring(root, encoding="unicode")
 
 
+def headline_title(text: str) -> str | None:
+    """The first line when it reads like a headline: short, more text after it, no sentence end."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if len(lines) < 2 or not lines[0]:
+        return None
+    first = lines[0].lstrip("#").strip()
+    if not 3 <= len(first) <= 120 or len(first.split()) > 16 or first[-1] in ".,;:":
+        return None
+    return first if first[0].isupper() or first[0].isdigit() else None
+
+
+def pasted_title(text: str) -> str:
+    """A title for pasted text, capitals kept: its heading, its headline, or its opening words."""
+    found = _markdown_title(text) or headline_title(text)
+    if found:
+        return found
+    first = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    if len(first) <= 60:
+        return first or "Pasted text"
+    cut = first.rfind(" ", 0, 60)
+    return first[: cut if cut > 20 else 60].rstrip(" ,;:") + "…"
+
+
 def parse_html(html: str, source: str) -> tuple[str, str | None]:
     """Main text and title of a web page (navigation, scripts and boilerplate dropped)."""
     import trafilatura
@@ -171,7 +194,7 @@ def article_from_bytes(
         text, title = parse_html(decode_text(data, source), source)
     else:
         text = decode_text(data, source)
-        title = _markdown_title(text) if kind == "markdown" else None
+        title = (_markdown_title(text) if kind == "markdown" else None) or headline_title(text)
     text = _check_not_empty(normalise_text(text), source)
     title = title or title_from_name(stem)
     return Article(id=article_id or slugify(stem), title=title, source=source, text=text)

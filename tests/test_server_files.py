@@ -55,7 +55,7 @@ def _state(assistant):
 @pytest.mark.parametrize("typed", NOT_WEB_ADDRESSES)
 def test_the_url_box_never_reads_a_server_path(seeded, no_disk_reads, typed):
     before = _state(seeded)
-    message = handlers.add_url(seeded, typed)
+    message = handlers.add_url(seeded, typed)[1]
     assert message.startswith("⚠️") and "http:// or https://" in message, message
     assert _state(seeded) == before
 
@@ -86,7 +86,7 @@ def test_an_uploaded_source_label_is_never_read_on_reindex(seeded, no_disk_reads
     assert r.status_code == 200, r.text
     article_id = (r.json()["report"]["added"] or r.json()["report"]["updated"])[0]
     before = _state(seeded)
-    message = handlers.reindex(seeded, article_id)
+    message = handlers.reindex(seeded, article_id)[1]
     assert message.startswith("⚠️") and "uploaded or pasted" in message, message
     assert _state(seeded) == before
     with pytest.raises(IngestError, match="uploaded or pasted"):
@@ -95,7 +95,7 @@ def test_an_uploaded_source_label_is_never_read_on_reindex(seeded, no_disk_reads
 
 def test_pasted_text_cannot_be_reindexed_from_a_path(assistant, no_disk_reads):
     assistant.index_text("The ferry leaves at noon.", title="Ferry", source="/etc/os-release")
-    assert "uploaded or pasted" in handlers.reindex(assistant, "ferry")
+    assert "uploaded or pasted" in handlers.reindex(assistant, "ferry")[1]
 
 
 def test_an_article_the_owner_indexed_from_disk_is_reindexed_from_it(seeded, tmp_path):
@@ -103,10 +103,10 @@ def test_an_article_the_owner_indexed_from_disk_is_reindexed_from_it(seeded, tmp
     story.write_text("# Harbour\n\nThe harbour reopened on Tuesday.\n")
     seeded.index(story)
     story.write_text("# Harbour\n\nThe harbour reopened on Wednesday after repairs.\n")
-    message = handlers.reindex(seeded, "harbour")
-    assert "1 updated" in message, message
+    message = handlers.reindex(seeded, "harbour")[1]
+    assert "Updated “Harbour”" in message, message
     assert "Wednesday" in seeded.article("harbour").text
-    assert "1 skipped" in handlers.reindex(seeded, SEED_ID)
+    assert "already indexed and unchanged" in handlers.reindex(seeded, SEED_ID)[1]
 
 
 def test_a_fetched_url_is_fetched_again_through_the_guard(assistant, local_site):
@@ -115,10 +115,10 @@ def test_a_fetched_url_is_fetched_again_through_the_guard(assistant, local_site)
     assert len(report.added) == 1, report.failed
     article_id = report.added[0]
     assert assistant.article(article_id).origin == "url"
-    assert "1 skipped" in handlers.reindex(assistant, article_id)
+    assert "already indexed and unchanged" in handlers.reindex(assistant, article_id)[1]
     # With the guard back on, the same loopback address is refused, not fetched.
     assistant.settings = assistant.settings.model_copy(update={"allow_private_urls": False})
-    assert "non-public address" in handlers.reindex(assistant, article_id)
+    assert "non-public address" in handlers.reindex(assistant, article_id)[1]
 
 
 def test_records_from_before_origins_are_not_read_from_disk(seeded, no_disk_reads):
@@ -127,7 +127,7 @@ def test_records_from_before_origins_are_not_read_from_disk(seeded, no_disk_read
     with records.engine.begin() as conn:
         conn.execute(records.articles.update().values(origin=None))
     assert seeded.article(SEED_ID).origin == "unknown"
-    assert "cannot be re-indexed from here" in handlers.reindex(seeded, SEED_ID)
+    assert "cannot be re-indexed from here" in handlers.reindex(seeded, SEED_ID)[1]
 
 
 def test_an_old_index_gains_the_origin_column(tmp_path):

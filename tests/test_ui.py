@@ -7,100 +7,185 @@ from ui import handlers
 from ui.app import build_app
 
 
-def _final(seeded, question, history=None, scope=handlers.ALL_ARTICLES):
-    *_, (messages, panel) = handlers.respond(seeded, question, history or [], scope)
-    return messages, panel
+def _final(seeded, question, turns=None, scope=handlers.ALL_ARTICLES):
+    *_, (turns, messages, panel) = handlers.respond(seeded, question, turns or [], scope)
+    return turns, messages, panel
 
 
-def test_an_answer_streams_and_links_its_markers_to_source_cards(seeded):
+def test_an_answer_streams_and_links_its_markers_to_the_article(seeded):
     steps = list(handlers.respond(seeded, "Who represented the US?", [], handlers.ALL_ARTICLES))
     assert len(steps) > 2, "the answer arrives in pieces"
-    messages, panel = steps[-1]
+    assert all(panel is None for _, _, panel in steps[:-1]), "the panel waits for the answer"
+    turns, messages, panel = steps[-1]
     assert messages[0] == {"role": "user", "content": "Who represented the US?"}
     reply = messages[-1]["content"]
     assert "deputy secretary of state" in reply
-    assert "[[1]](#source-1-1)" in reply
-    assert "id='source-1-1'" in panel
+    assert "[[1]](#source-1-1)" in reply and "(#sources-1)" in reply
+    assert "Asked about: All articles" in reply
+    assert "id='source-1-1'" in panel and "data-turn='1'" in panel
     # The cited sentence is marked in its article, the answer inside it in bold.
-    assert re.search(r"<mark>[^<]*<strong>a deputy secretary of state</strong>[^<]*</mark>", panel)
+    assert re.search(r"<mark class='cited'>[^<]*<strong class='answer-span'>a deputy secretary of state</strong>[^<]*</mark>", panel)
     assert "Paris summit on Ukraine" in panel
 
 
-def test_a_refusal_looks_different_and_shows_nearest_passages(seeded):
-    messages, panel = _final(seeded, "What is the capital of Australia?")
-    assert messages[-1]["content"].startswith("⚠️ *Not answered.*")
-    assert "Nearest passages (not cited)" in panel
-    assert "<mark>" not in panel
+def test_every_answers_citation_opens_its_whole_article_after_many_answers(seeded):
+    turns = []
+    for question in ["Who represented the US?"] + ["What did Macron say about ground troops?"] * 11:
+        turns, _, _ = _final(seeded, question, turns)
+    assert len(turns) == 12
+    panel, viewer, turn = handlers.pick(seeded, "cite:1:1:7", turns)
+    assert turn == 1 and "data-turn='1'" in panel and "source-card selected" in panel
+    text = seeded.article("paris-summit-on-ukraine").text
+    c = turns[0].answer.citations[0]
+    assert viewer.count("<mark class='cited'>") == 1
+    assert "Paris summit on Ukraine</b>" in viewer  # the whole article, its heading as text
+    assert "# Paris summit" not in viewer
+    inside = re.search(r"<mark class='cited'>(.*?)</mark>", viewer).group(1)
+    assert re.sub(r"<[^>]+>", "", inside) == c.quote
+    assert "<strong class='answer-span'>a deputy secretary of state</strong>" in inside
+    assert len(re.sub(r"<[^>]+>", "", viewer)) > 0.9 * len(text)  # the whole article, not a window
+    # Showing an answer's sources closes the viewer; nonsense picks change nothing.
+    assert handlers.pick(seeded, "show:12:3", turns)[1:] == ("", 12)
+    assert handlers.pick(seeded, "cite:99:1", turns) == (None, "", None)
+    assert handlers.pick(seeded, "close:4", turns) == (None, "", None)
+    # Clicking a message selects its turn (two messages per turn).
+    panel, turn = handlers.select_turn(seeded, turns, 1)
+    assert turn == 1 and "data-turn='1'" in panel
+    assert handlers.select_turn(seeded, turns, 99) == (None, None)
 
 
-def test_follow_ups_use_the_chat_history(seeded):
-    messages, _ = _final(seeded, "Who represented the US?")
-    messages, _ = _final(seeded, "And Italy?", history=messages)
+def test_a_refusal_looks_different_and_repeats_the_question_as_typed(seeded):
+    _, messages, panel = _final(seeded, "What is the capital of **Australia** <img src=x>?")
+    reply = messages[-1]["content"]
+    assert reply.startswith("⚠️ *Not answered.*")
+    assert "\\*\\*Australia\\*\\*" in reply and "\\<img" in reply and "<img" not in reply.replace("\\<img", "")
+    assert "Nearest passages (not cited)" in panel and "<mark" not in panel
+
+
+def test_the_question_is_shown_as_typed_and_can_be_edited_back():
+    for typed in ["<img src=x> and **bold**", "# Not a heading\n- nor a list\n1. nor this", "Cost in $ and 5 * 3?"]:
+        shown = handlers.user_markdown(typed)
+        assert handlers.typed_question(shown) == typed
+        assert "<img" not in shown.replace("\\<", "") and "**" not in shown and not shown.startswith("#")
+    assert handlers.user_markdown("Who represented the US?") == "Who represented the US?"
+
+
+def test_follow_ups_use_the_chat_and_searched_for_shows_only_when_different(seeded):
+    turns, messages, _ = _final(seeded, "Who represented the US?")
+    assert "Searched for" not in messages[-1]["content"]
+    turns, messages, _ = _final(seeded, "And Italy?", turns)
     assert "Searched for: “Who represented Italy?”" in messages[-1]["content"]
+    assert handlers.history_of(turns)[0] == {"role": "user", "content": "Who represented the US?"}
 
 
-def test_follow_ups_read_the_history_as_gradio_hands_it_back(seeded):
-    """Gradio 6 returns the Chatbot's messages with `content` as a list of text parts."""
-    import gradio as gr
-
-    messages, _ = _final(seeded, "Who represented the US?")
-    chatbot = gr.Chatbot()
-    round_trip = chatbot.preprocess(chatbot.postprocess(messages))
-    assert not isinstance(round_trip[0]["content"], str)
-    follow_up, _ = _final(seeded, "And Italy?", history=round_trip)
-    assert "Searched for: “Who represented Italy?”" in follow_up[-1]["content"]
-    second, _ = _final(seeded, "What did Macron say about a consensus on ground troops?", history=round_trip)
-    assert "(#source-2-1)" in second[-1]["content"]  # the chat's second answer links to its own cards
+def test_a_long_question_does_not_bury_the_answer(seeded):
+    question = "Who represented the US? " + "Please tell me, with context and detail, " * 40
+    assert len(question) > 1_600
+    turns, messages, _ = _final(seeded, question)
+    reply = messages[-1]["content"]
+    note = re.search(r"<sub>(.*?)</sub>", reply).group(1)
+    assert len(note) < 250, "the search note is shortened"
+    assert "…" in note or "Searched for" not in note
 
 
 def test_article_html_is_escaped_everywhere(assistant):
     assistant.index_text(
         "<script>alert(1)</script> The cat sat on the mat in the <b>old</b> barn.", title="<i>Cats</i>"
     )
-    messages, panel = _final(assistant, "Where did the cat sit?")
+    turns, messages, panel = _final(assistant, "Where did the cat sit?")
     assert "<script>" not in panel and "<script>" not in messages[-1]["content"]
     assert "&lt;script&gt;" in panel
     assert "&lt;i&gt;Cats&lt;/i&gt;" in panel
     assert "<b>old</b>" not in panel
+    from rag.types import Citation
+
+    article_id = assistant.articles()[0].id
+    text = assistant.article(article_id).text
+    start = text.index("The cat")
+    cited = Answer(question="q", text="x [1]", citations=[Citation(
+        n=1, article_id=article_id, title="<i>Cats</i>", source="pasted", chunk_id="c", quote=text[start:],
+        start=start, end=len(text), score=1.0)])
+    viewer = handlers.viewer_html(assistant, cited, 1, 1)
+    assert "&lt;i&gt;Cats&lt;/i&gt;" in viewer and "&lt;script&gt;" in viewer and "<script>" not in viewer and "<b>old</b>" not in viewer
+
+
+def test_article_context_shows_text_not_markdown_syntax():
+    text = "# Flood in Zeeland\n\nThe dike **near** [Kruiningen](http://x.org) broke on Sunday.\n\n- One\n"
+    start = text.index("The dike")
+    out = handlers.article_html(text, start, text.index("Sunday.") + 7, None, None, window=200)
+    assert "#" not in out and "**" not in out and "](" not in out
+    assert "<b class='md-heading'>Flood in Zeeland</b>" in out and "• One" in out
+    assert "<mark class='cited'>The dike near Kruiningen broke on Sunday.</mark>" in out
 
 
 def test_errors_are_messages_not_stack_traces(seeded):
-    messages, _ = _final(seeded, "Who?", scope="no-such-article")
+    _, messages, _ = _final(seeded, "Who?", scope="no-such-article")
     reply = messages[-1]["content"]
     assert reply.startswith("⚠️") and "No article 'no-such-article'" in reply
     assert "Traceback" not in reply
 
 
-def test_upload_over_the_limit_is_refused_and_changes_nothing(seeded, tmp_path):
+def test_messages_never_name_server_settings(seeded, tmp_path):
     before = handlers.article_rows(seeded)
     big = tmp_path / "big.txt"
     big.write_text("Words. " * 1000)
-    seeded.settings = seeded.settings.model_copy(update={"max_upload_bytes": 100})
-    message = handlers.add_upload(seeded, str(big))
-    assert "upload limit" in message and "nothing was indexed" in message
+    ok, message = handlers.add_upload(seeded, str(big), max_bytes=100)
+    assert not ok and "upload limit" in message and "nothing was indexed" in message
     assert handlers.article_rows(seeded) == before
+    private = ("Refusing to fetch 'http://10.0.0.1/': it resolves to the non-public address 10.0.0.1. "
+               "Set RAG_ALLOW_PRIVATE_URLS=true to allow it.")
+    assert handlers.plain_words(private) == "Refusing to fetch 'http://10.0.0.1/': it resolves to the non-public address 10.0.0.1."
+    assert handlers.plain_words("'a.txt' is 9 bytes, over the 5-byte limit (RAG_MAX_ARTICLE_BYTES).") == \
+        "'a.txt' is 9 bytes, over the 5-byte limit."
+    ok, message = handlers.add_url(seeded, "http://127.0.0.1:9/story")
+    assert not ok and "RAG_" not in message and "non-public address" in message
 
 
-def test_add_upload_paste_and_url_report_clearly(seeded, tmp_path):
+def test_add_upload_paste_and_url_report_in_plain_words(seeded, tmp_path):
     story = tmp_path / "harbour.txt"
-    story.write_text("The harbour of Brest reopened on Tuesday after two years of repairs.")
-    assert "1 added" in handlers.add_upload(seeded, str(story))
-    assert "1 added" in handlers.add_text(seeded, "The tram line opens in May.", "Tram")
+    story.write_text("Brest harbour reopens\n\nThe harbour of Brest reopened on Tuesday after two years of repairs.")
+    ok, message = handlers.add_upload(seeded, str(story), max_bytes=10**6)
+    assert ok and message == "Added “Brest harbour reopens” (1 passage)."
+    ok, message = handlers.add_text(seeded, "Riverton Solar Farm opens\n\nThe farm opened on Monday.", None, 10**6)
+    assert ok and message == "Added “Riverton Solar Farm opens” (1 passage)."
+    assert "riverton-solar-farm-opens" in [row[0] for row in handlers.article_rows(seeded)]
+    ok, message = handlers.add_text(seeded, "Riverton Solar Farm opens\n\nThe farm opened on Monday.", None, 10**6)
+    assert ok and "already indexed and unchanged" in message
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"\x00\x01\x02")
-    assert "binary" in handlers.add_upload(seeded, str(binary))
-    assert "http:// or https://" in handlers.add_url(seeded, "ftp://example.com/x")
-    assert "Paste the article text first" in handlers.add_text(seeded, "  ", None)
-    ids = [row[0] for row in handlers.article_rows(seeded)]
-    assert {"harbour", "tram", "paris-summit-on-ukraine"} <= set(ids)
+    assert "binary" in handlers.add_upload(seeded, str(binary), max_bytes=10**6)[1]
+    assert "http:// or https://" in handlers.add_url(seeded, "ftp://example.com/x")[1]
+    assert handlers.add_text(seeded, "  ", None, max_bytes=10**6) == (False, "Paste the article text first.")
     assert handlers.scope_choices(seeded)[0] == handlers.ALL_ARTICLES
 
 
-def test_remove_and_reindex_update_the_table(seeded):
-    assert "1 skipped" in handlers.reindex(seeded, "paris-summit-on-ukraine")
-    assert "Removed paris-summit-on-ukraine" in handlers.remove(seeded, "paris-summit-on-ukraine")
+def test_pasted_text_keeps_its_capitals_and_gets_a_short_id(assistant):
+    long_line = ("The City Council of Riverton voted on Tuesday to approve the new solar farm north of the "
+                 "river, after a debate that lasted well into the night.")
+    assistant.index_text(long_line + " Work starts in May.")
+    info = assistant.articles()[0]
+    assert info.title.startswith("The City Council of Riverton") and len(info.title) <= 61
+    assert info.id == "the-city-council-of-riverton-voted"  # six words at most
+    from rag.ingest import headline_title
+
+    assert headline_title("Riverton solar farm opens\n\nThe farm opened.") == "Riverton solar farm opens"
+    assert headline_title("The farm opened on Monday.\nIt is big.") is None  # a sentence, not a headline
+    assert headline_title("Riverton solar farm opens") is None  # the whole text is no headline
+
+
+def test_removal_names_the_article_and_its_chunks_first(seeded):
+    question = handlers.removal_question(seeded, "paris-summit-on-ukraine")
+    chunks = seeded.articles()[0].chunk_count
+    assert "“Paris summit on Ukraine”" in question and f"{chunks} chunks" in question
+    assert "cannot be undone" in question
+    assert handlers.removal_question(seeded, None) is None
+    assert handlers.article_rows(seeded), "asking removed nothing"
+    assert handlers.reindex(seeded, "paris-summit-on-ukraine") == (
+        True, "“Paris summit on Ukraine” (%d passages) is already indexed and unchanged." % chunks)
+    ok, message = handlers.remove(seeded, "paris-summit-on-ukraine")
+    assert ok and message == f"Removed “Paris summit on Ukraine” ({chunks} passages)."
     assert handlers.article_rows(seeded) == []
-    assert "No article" in handlers.remove(seeded, "paris-summit-on-ukraine")
+    assert "No article" in handlers.remove(seeded, "paris-summit-on-ukraine")[1]
 
 
 def test_sources_panel_placeholders():
@@ -114,19 +199,11 @@ def test_build_app_makes_blocks_without_launching(seeded):
 
     app = build_app(seeded)
     assert isinstance(app, gr.Blocks)
-    ids = {getattr(block, "elem_id", None) for block in app.blocks.values()}
-    assert {"chat", "question", "ask", "new-chat", "sources", "scope", "articles", "upload"} <= ids
+    blocks = {getattr(block, "elem_id", None): block for block in app.blocks.values()}
+    assert {"chat", "question", "ask", "new-chat", "sources", "viewer", "scope", "articles", "upload",
+            "pick", "copy-md", "download-md", "confirm-remove", "remove"} <= set(blocks)
+    assert blocks["chosen"].value is None, "no article is chosen until the user chooses one"
     assert getattr(app, "local_url", None) is None  # built, not launched: `rag serve` mounts it
-
-
-def test_each_answer_links_to_its_own_cards(seeded):
-    first, panel1 = _final(seeded, "Who represented the US?")
-    second, panel2 = _final(seeded, "What did Macron say about a consensus on ground troops?", history=first)
-    assert "(#source-1-1)" in first[-1]["content"] and "(#source-2-1)" in second[-1]["content"]
-    assert "id='source-2-1'" in panel2 and "id='source-1-1'" in panel1
-    both = handlers.with_earlier(panel2, [panel1])
-    assert both.index("id='source-2-1'") < both.index("Earlier answers") < both.index("id='source-1-1'")
-    assert "deputy secretary of state" in both[both.index("Earlier answers") :]
 
 
 def test_removing_the_scoped_article_falls_back_to_all_articles(seeded):
@@ -136,8 +213,30 @@ def test_removing_the_scoped_article_falls_back_to_all_articles(seeded):
     handlers.remove(seeded, "tram")
     scopes, scope, articles, chosen = handlers.refresh_choices(seeded, "tram", "tram")
     assert scope == handlers.ALL_ARTICLES and chosen is None and "tram" not in scopes
-    messages, _ = _final(seeded, "When does the tram open?", scope="tram")
+    _, messages, _ = _final(seeded, "When does the tram open?", scope="tram")
     assert messages[-1]["content"].startswith("⚠️") and "No article 'tram'" in messages[-1]["content"]
+
+
+def test_the_scope_is_shown_on_each_answer_and_examples_fit_it(seeded):
+    seeded.index_text("The tram line opens in May.", title="Tram")
+    _, messages, _ = _final(seeded, "When does the tram line open?", scope="tram")
+    assert "Asked about: “Tram”" in messages[-1]["content"]
+    assert handlers.examples_for(seeded, "paris-summit-on-ukraine") == handlers.EXAMPLES["paris-summit-on-ukraine"]
+    assert handlers.examples_for(seeded, handlers.ALL_ARTICLES) == handlers.EXAMPLES["paris-summit-on-ukraine"]
+    assert handlers.examples_for(seeded, "tram") == []
+    seeded.remove("paris-summit-on-ukraine")
+    assert handlers.examples_for(seeded, handlers.ALL_ARTICLES) == []
+
+
+def test_the_conversation_exports_as_markdown_with_its_quotes(seeded):
+    turns, _, _ = _final(seeded, "Who represented the US?")
+    turns, _, _ = _final(seeded, "What is the capital of Australia?", turns)
+    markdown = handlers.conversation_markdown(turns)
+    c = turns[0].answer.citations[0]
+    assert "## 1. Who represented the US?" in markdown and "*Asked about: All articles*" in markdown
+    assert f"> [1] “{' '.join(c.quote.split())}”" in markdown
+    assert "Paris summit on Ukraine (`paris-summit-on-ukraine`" in markdown
+    assert "**Not answered.**" in markdown and "Nearest passages (not cited)" in markdown
 
 
 def test_quoted_markdown_in_an_article_stays_text(assistant):
@@ -145,7 +244,7 @@ def test_quoted_markdown_in_an_article_stays_text(assistant):
         "# Flood in Zeeland\n\nThe dike near Kruiningen broke on Sunday ![x](http://example.com/p.png) at dawn.",
         title="Flood",
     )
-    messages, _ = _final(assistant, "When did the dike near Kruiningen break?")
+    _, messages, _ = _final(assistant, "When did the dike near Kruiningen break?")
     reply = messages[-1]["content"]
     assert "Kruiningen" in reply
     assert "![x](" not in reply and "!\\[x\\](" in reply
