@@ -18,7 +18,7 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embeddings import OnnxEmbeddings
 from rag.evaluate import load_file
-from rag.text import normalize_answer
+from rag.text import normalise_answer
 from rag.types import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
             answered += 1
             if answer.answer_span:
                 spans += 1
-                span, golds = normalize_answer(answer.answer_span), [normalize_answer(g) for g in q.answers]
+                span, golds = normalise_answer(answer.answer_span), [normalise_answer(g) for g in q.answers]
                 exact += span in golds
                 overlap += any(g and (g in span or span in g) for g in golds)
         seconds.sort()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
-from rag.text import normalize_answer
+from rag.text import normalise_answer
 
 
 @dataclass
@@ -89,8 +89,8 @@ class Report:
 
 
 def _contains(haystack: str, needles: Iterable[str]) -> bool:
-    h = normalize_answer(haystack)
-    return any(n and normalize_answer(n) and normalize_answer(n) in h for n in needles)
+    h = normalise_answer(haystack)
+    return any(n and normalise_answer(n) and normalise_answer(n) in h for n in needles)
 
 
 def score_answer(question: Question, answer, seconds: float) -> Outcome:

@@ -57,7 +57,7 @@ def prefix(term: str) -> str:
     return term[:5] if len(term) >= 5 else term
 
 
-def normalize_answer(text: str) -> str:
+def normalise_answer(text: str) -> str:
     """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
     text = fold(text)
     text = "".join(" " if ch in string.punctuation or ch in "“”«»—–" else ch for ch in text)

@@ -202,7 +202,7 @@ def test_sentence_vectors_come_from_the_indexing_pass_and_follow_the_article(see
 
     text = seeded.article("paris-summit-on-ukraine").text
     sentences = seeded._answer_pipeline().corpus.sentences("paris-summit-on-ukraine")
-    stored = seeded.store.sentence_vectors("paris-summit-on-ukraine", text, len(sentences))
+    stored = seeded.store.stored_sentence_vectors("paris-summit-on-ukraine", text, len(sentences))
     assert stored is not None and stored.shape == (len(sentences), 384)
     assert not np.isnan(stored.astype(np.float32)).any()
     # Answering reads them: no sentence is embedded at question time.
@@ -216,13 +216,13 @@ def test_sentence_vectors_come_from_the_indexing_pass_and_follow_the_article(see
     path = write(tmp_path / "story.md", SEED.read_text())
     seeded.index(path)
     old_text = seeded.article("story").text
-    assert seeded.store.sentence_vectors("story", old_text, len(sentences)) is not None
+    assert seeded.store.stored_sentence_vectors("story", old_text, len(sentences)) is not None
     write(path, SEED.read_text().split("\n\n", 2)[0] + "\n\nOne new closing sentence. And another one.\n")
     seeded.index(path)
     new_text = seeded.article("story").text
     new_count = len(seeded._answer_pipeline().corpus.sentences("story"))
-    assert seeded.store.sentence_vectors("story", old_text, len(sentences)) is None
-    fresh = seeded.store.sentence_vectors("story", new_text, new_count)
+    assert seeded.store.stored_sentence_vectors("story", old_text, len(sentences)) is None
+    fresh = seeded.store.stored_sentence_vectors("story", new_text, new_count)
     assert fresh is not None and fresh.shape[0] == new_count
     # A removal takes them away.
     seeded.remove("story")
@@ -241,7 +241,7 @@ def test_an_index_without_sentence_vectors_gets_them_on_its_next_run(seeded):
     report = seeded.index(SEED)
     assert report.updated == ["paris-summit-on-ukraine"] and report.chunks_added == 0
     rows = len(seeded._answer_pipeline().corpus.sentences("paris-summit-on-ukraine"))
-    assert seeded.store.sentence_vectors("paris-summit-on-ukraine", text, rows) is not None
+    assert seeded.store.stored_sentence_vectors("paris-summit-on-ukraine", text, rows) is not None
     assert seeded.index(SEED).skipped == ["paris-summit-on-ukraine"]
 
 

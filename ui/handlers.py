@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.types import Answer
+from rag.assistant import message_text  # noqa: F401 - also ui.app's reading of Gradio messages
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
@@ -335,17 +336,6 @@ def examples_for(assistant, scope: str | None) -> list[str]:
     indexed = [a.id for a in assistant.articles()]
     wanted = [_scope(scope)] if _scope(scope) else indexed
     return [q for article_id in wanted if article_id in indexed for q in EXAMPLES.get(article_id, [])]
-
-
-def message_text(content) -> str | None:
-    """A chat message's text: Gradio 6 hands the Chatbot's messages back with `content` as a list
-    of parts (`[{"type": "text", "text": …}]`); our own yields use plain strings. Files: None."""
-    if isinstance(content, str):
-        return content
-    parts = content if isinstance(content, list) else [content]
-    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type", "text") == "text"]
-    texts = [t for t in texts if isinstance(t, str)]
-    return "".join(texts) if texts else None
 
 
 def history_of(turns: list[Turn]) -> list[dict]:

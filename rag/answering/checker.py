@@ -182,7 +182,7 @@ class CitationChecker:
             try:
                 if claim_vector is None:
                     claim_vector = self.embeddings.encode([claim])[0]
-                vecs = corpus.sentence_vectors(self.embeddings, [(aid, i) for i in idx])
+                vecs = corpus.standalone_sentence_vectors(self.embeddings, [(aid, i) for i in idx])
                 dense = [float(x) for x in vecs @ np.asarray(claim_vector, dtype=np.float32)]
             except Exception:  # noqa: BLE001 - similarity is extra evidence; words alone still decide
                 log.warning("Embedding the answer sentence failed; checking citations by words only.", exc_info=True)

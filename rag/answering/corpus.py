@@ -126,21 +126,21 @@ class Corpus:
         stored = self.stored_vectors(article_id)
         return stored is not None and not np.isnan(stored[i, 0])
 
-    def pooled_sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
+    def ranking_sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
         """Sentence vectors for ranking: the ones pooled at indexing time where there are some,
-        else embedded now (`sentence_vectors`)."""
+        else embedded now (`standalone_sentence_vectors`)."""
         out: list[np.ndarray | None] = []
         for a, i in keys:
             out.append(self.stored_vectors(a)[i].astype(np.float32) if self.has_stored_vector(a, i) else None)
         missing = [k for k, v in zip(keys, out) if v is None]
         if missing:
-            fresh = iter(self.sentence_vectors(embeddings, missing))
+            fresh = iter(self.standalone_sentence_vectors(embeddings, missing))
             out = [v if v is not None else next(fresh) for v in out]
         if not out:
             return np.zeros((0, 0), dtype=np.float32)  # no keys: nothing to compare, whatever the model's size
         return np.vstack(out)
 
-    def sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
+    def standalone_sentence_vectors(self, embeddings, keys: list[tuple[str, int]]) -> np.ndarray:
         """Embeddings of sentences `(article_id, index)` read on their own, computed once and kept
         (LRU-bounded). The LLM citation checker compares claims with these."""
         with self._lock:

@@ -149,7 +149,7 @@ class ExtractiveAnswerer:
             ]
             if head:
                 keys = [(c.article_id, c.index) for c in head]
-                sims = corpus.pooled_sentence_vectors(self.embeddings, keys) @ np.asarray(query_vector, dtype=np.float32)
+                sims = corpus.ranking_sentence_vectors(self.embeddings, keys) @ np.asarray(query_vector, dtype=np.float32)
                 for c, sim in zip(head, sims):
                     c.dense = float(sim)
                     c.score += w["dense"] * c.dense

@@ -49,7 +49,7 @@ class AnswerPipeline:
         self._texts: dict[str, str] = {}
         self._titles: dict[str, str] = {}
         self.corpus = Corpus(
-            {}, {}, self.retriever.idf, max_sentence=settings.chunk_size, stored_vectors=store.sentence_vectors
+            {}, {}, self.retriever.idf, max_sentence=settings.chunk_size, stored_vectors=store.stored_sentence_vectors
         )
         self.refresh()
 

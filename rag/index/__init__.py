@@ -172,7 +172,7 @@ class ArticleIndex:
             sort_keys=True,
         )
 
-    def sentence_vectors(self, article_id: str, text: str, expected_rows: int) -> np.ndarray | None:
+    def stored_sentence_vectors(self, article_id: str, text: str, expected_rows: int) -> np.ndarray | None:
         """The article's pooled sentence vectors (float16), if they were made from exactly `text`
         with the current chunking and model; None otherwise (the caller embeds on demand)."""
         try:
