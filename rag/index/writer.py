@@ -71,7 +71,9 @@ class IndexWriter:
         # two folders); anything else by its source.
         key = article.location or article.source
         existing = self.index.records.get(article.id)
-        if existing is None or (existing["location"] or existing["source"]) == key:
+        # An upload labelled with the source clients are shown (`rag index` handing a file to a
+        # running server) is the same article as the file indexed from disk.
+        if existing is None or key in (existing["location"] or existing["source"], existing["source"]):
             return article.id
         known = self.index.records.by_identity(key)
         if known:
