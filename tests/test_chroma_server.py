@@ -1,50 +1,16 @@
 """Scale-out: the same assistant on a real `chroma run` server instead of the embedded index."""
 
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import SEED, write
-
-CHROMA = shutil.which("chroma") or str(Path(__import__("sys").executable).with_name("chroma"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.chroma import chroma_run
 
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    if not Path(CHROMA).exists():
-        pytest.skip("the `chroma` command (from the chromadb package) is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [CHROMA, "run", "--path", str(tmp_path / "chroma-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("chroma run did not start within 60 s")
+    with chroma_run(tmp_path / "chroma-data") as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_index_ask_reindex_on_a_chroma_server(chroma_server, tmp_path):

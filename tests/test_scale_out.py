@@ -24,11 +24,11 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers.chroma import chroma_run
 from tests.helpers.postgres import _free_port, postgres_server, postgres_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 
-CHROMA = Path(sys.executable).with_name("chroma")
 CHUNK_SIZE, CHUNK_OVERLAP = 800, 200  # the defaults, which the replicas use
 
 
@@ -47,23 +47,10 @@ def _wait(predicate, seconds: float, what: str):
 
 @pytest.fixture
 def chroma_port(tmp_path):
-    if not CHROMA.exists():
-        pytest.skip("the `chroma` command (from the chromadb package) is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    try:
+    with chroma_run(tmp_path / "chroma") as port:
         _wait(lambda: httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200,
               60, "chroma run did not answer")
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class Replica:

@@ -95,8 +95,8 @@ def test_sources_viewer_and_readability(seeded, browser, tmp_path):
     beside the chat (a drawer on a phone) scrolled to the cited sentence, without moving the
     chat; marks readable in both schemes; the question shown as typed; clearing clears sources."""
     from rag.http.app import create_app
-    from ui.app import mount
     from tests.helpers.server import running_server
+    from ui.app import mount
 
     typed = "<img src=x> **bold** and Italy?"
     with running_server(create_app(seeded, ui=mount)) as url:
@@ -172,8 +172,8 @@ def test_articles_tab_removal_and_messages(seeded, browser, tmp_path):
     from playwright.sync_api import expect
 
     from rag.http.app import create_app
-    from ui.app import mount
     from tests.helpers.server import running_server
+    from ui.app import mount
 
     chunks = seeded.articles()[0].chunk_count
     with running_server(create_app(seeded, ui=mount)) as url:
@@ -234,8 +234,8 @@ def test_chat_conveniences(seeded, browser, tmp_path):
     from playwright.sync_api import expect
 
     from rag.http.app import create_app
-    from ui.app import mount
     from tests.helpers.server import running_server
+    from ui.app import mount
 
     seeded.index_text("The tram line opens in May. It has twelve stops.", title="Tram")
     with running_server(create_app(seeded, ui=mount)) as url:
@@ -287,12 +287,11 @@ def test_the_url_box_and_reindex_never_read_server_files(seeded, browser):
     """The Articles tab in a real browser: server paths typed as URLs, and an upload whose source
     label is a server path, are refused with a message; nothing is read or indexed."""
     from fastapi.testclient import TestClient
-
     from playwright.sync_api import expect
 
     from rag.http.app import create_app
-    from ui.app import mount
     from tests.helpers.server import running_server
+    from ui.app import mount
 
     app = create_app(seeded, ui=mount)
     with TestClient(app) as client:  # an API client labels its upload with a server path
