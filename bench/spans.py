@@ -1,19 +1,24 @@
-"""Short answers: how often the answer bolds a short span, and how often that span is a gold answer.
+"""Short answers and refusals through the whole pipeline, on a SQuAD-format file.
 
-Compares the answerers that can run offline (`extractive`, and `local` when the `[local]` extra is
-installed) on the same index and the same sampled questions of a SQuAD-format file.
+For each sampled question: is the short answer exactly a gold answer (EM) and how much of one
+(F1), both SQuAD-normalised and over all answerable questions (a refusal or an answer without a
+short answer scores 0); does the cited sentence hold a gold answer; and, for unanswerable
+questions (SQuAD 2.0), is it refused. Also the false refusals and warm latency.
 
-Run: python -m bench.spans [--sample 300] [--answerers extractive local]
+Run: python -m bench.spans [--data squad_v1_public.jsonl] [--sample 0 = all] [--key-facts RULE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
 from pathlib import Path
 
+from bench.fit_spans import f1
+from rag.answering.keyfacts import RULES
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embeddings import OnnxEmbeddings
@@ -24,46 +29,74 @@ from rag.types import Article
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 
+def measure(assistant: Assistant, questions) -> dict:
+    answerable = [q for q in questions if q.answerable]
+    impossible = [q for q in questions if not q.answerable]
+    em = f = cited = shown = refused_ok = false_refusals = 0.0
+    seconds = []
+    for q in questions:
+        started = time.perf_counter()
+        answer = assistant.ask(q.question)
+        seconds.append(time.perf_counter() - started)
+        if not q.answerable:
+            refused_ok += answer.refused
+            continue
+        if answer.refused:
+            false_refusals += 1
+            continue
+        golds = [normalise_answer(g) for g in q.answers]
+        if any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds):
+            cited += 1
+        if answer.short_answer:
+            shown += 1
+            em += normalise_answer(answer.short_answer.text) in golds
+            f += max(f1(answer.short_answer.text, g) for g in q.answers)
+    seconds.sort()
+    n = max(len(answerable), 1)
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(impossible),
+        "short_answer_em": round(em / n, 3),
+        "short_answer_f1": round(f / n, 3),
+        "with_short_answer": round(shown / n, 3),
+        "cited_sentence_holds_gold": round(cited / n, 3),
+        "false_refusals": round(false_refusals / n, 3),
+        "unanswerable_refused": round(refused_ok / len(impossible), 3) if impossible else None,
+        "p50_ms": round(1000 * seconds[len(seconds) // 2], 1),
+        "p95_ms": round(1000 * seconds[int(0.95 * (len(seconds) - 1))], 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.spans", description=__doc__)
     ap.add_argument("--data", type=Path, default=EVAL / "squad_v1_public.jsonl")
-    ap.add_argument("--sample", type=int, default=300)
+    ap.add_argument("--sample", type=int, default=0, help="questions sampled (0: all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--answerers", nargs="+", default=["extractive", "local"])
+    ap.add_argument("--index-dir", type=Path, default=None, help="reuse an index of the file's articles")
+    ap.add_argument("--key-facts", nargs="*", default=list(RULES), help=f"key-fact rules on (of {', '.join(RULES)})")
+    ap.add_argument("--no-spans", action="store_true", help="without the span ranker (the sentence only)")
+    ap.add_argument("--result", type=Path, default=None)
     args = ap.parse_args(argv)
 
     raw, questions = load_file(args.data)
-    questions = [q for q in questions if q.answerable]
-    questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
-    index_dir = Path(tempfile.mkdtemp(prefix="rag-spans-")) / "index"
+    if args.sample:
+        questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
+    index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="rag-spans-")) / "index"
     embeddings = OnnxEmbeddings()
-    Assistant(Settings(_env_file=None, index_dir=index_dir), embeddings=embeddings).index_articles(
-        Article(id=a["id"], title=a["title"], source="bench", text=a["text"]) for a in raw
-    )
-    print("| answerer | answered | with a short answer | exactly a gold answer | overlaps a gold answer | p50 ms | p95 ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for kind in args.answerers:
-        assistant = Assistant(Settings(_env_file=None, index_dir=index_dir, answerer=kind), embeddings=embeddings)
-        assistant.warm_up()
-        assistant.ask(questions[0].question)  # loads the local model, if any
-        answered = spans = exact = overlap = 0
-        seconds = []
-        for q in questions:
-            started = time.perf_counter()
-            answer = assistant.ask(q.question)
-            seconds.append(time.perf_counter() - started)
-            if answer.refused:
-                continue
-            answered += 1
-            if answer.answer_span:
-                spans += 1
-                span, golds = normalise_answer(answer.answer_span), [normalise_answer(g) for g in q.answers]
-                exact += span in golds
-                overlap += any(g and (g in span or span in g) for g in golds)
-        seconds.sort()
-        n = max(answered, 1)
-        print(f"| {kind} | {answered} | {spans / n:.1%} | {exact / n:.1%} | {overlap / n:.1%} "
-              f"| {1000 * seconds[len(seconds) // 2]:.0f} | {1000 * seconds[int(0.95 * len(seconds))]:.0f} |")
+    assistant = Assistant(Settings(_env_file=None, index_dir=index_dir), embeddings=embeddings)
+    started = time.perf_counter()
+    assistant.index_articles(Article(id=a["id"], title=a["title"], source="bench", text=a["text"]) for a in raw)
+    index_seconds = time.perf_counter() - started
+    answerer = assistant._answer_pipeline().answerer
+    answerer.key_facts = tuple(args.key_facts)
+    if args.no_spans:
+        answerer._spans = None
+    assistant.warm_up()
+    result = {"data": args.data.name, "key_facts": args.key_facts, "spans": not args.no_spans,
+              "index_seconds": round(index_seconds, 1), **measure(assistant, questions)}
+    print(json.dumps(result, indent=1))
+    if args.result:
+        args.result.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -79,10 +79,14 @@ class Assistant:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def warm_up(self) -> Assistant:
-        """Load the embedding model and open the index now rather than on the first question."""
+        """Load the embedding model (and the answerer's own models) and open the index now rather
+        than on the first question."""
         self.embeddings.warm_up()
         if self.store.exists:
-            self._answer_pipeline()
+            pipeline = self._answer_pipeline()
+            warm = getattr(pipeline.answerer, "warm_up", None)
+            if warm is not None:
+                warm()
         return self
 
     # --- indexing ----------------------------------------------------------------------------

@@ -145,6 +145,18 @@ class Citation:
 
 
 @dataclass
+class ShortAnswer:
+    """The words that answer, a span of cited sentence `n`: `text == article_text[start:end]`."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+    n: int
+    probability: float | None  # the span ranker's; None when a rule found it (the name "he" refers to)
+
+
+@dataclass
 class Passage:
     """A retrieved passage shown for context (or, on a refusal, as the nearest passages)."""
 
@@ -172,7 +184,8 @@ class Answer:
     refused: bool = False
     passages: list[Passage] = field(default_factory=list)
     query: str | None = None  # the question as searched, after follow-up rewriting
-    answer_span: str | None = None
+    answer_span: str | None = None  # the short answer's text (kept for clients of the earlier API)
+    short_answer: ShortAnswer | None = None
     confidence: float = 0.0
     answerer: str = "extractive"
     notice: str | None = None  # e.g. "the LLM backend was down; this is the offline answer"
@@ -185,6 +198,8 @@ class Answer:
         data = dict(data)
         data["citations"] = [Citation(**c) for c in data.get("citations", [])]
         data["passages"] = [Passage(**p) for p in data.get("passages", [])]
+        if data.get("short_answer"):
+            data["short_answer"] = ShortAnswer(**data["short_answer"])
         return cls(**data)
 
 
@@ -198,6 +213,7 @@ class AnswerContext:
     query_vector: np.ndarray | list[float] | None = None
     query: str | None = None  # the question as searched, when follow-up rewriting changed it
     scope_title: str | None = None  # the one article in scope, if there is one
+    exclude: tuple[str, ...] = ()  # short answers already given ("Who else?" asks for another)
 
     @property
     def search(self) -> str:

@@ -43,7 +43,8 @@ def test_verbatim_proposal_is_highlighted_and_cited(seeded):
     llama = FakeLlama(" a deputy secretary of state.")
     answer, extractive = run(seeded, llama)
     assert answer.answerer == "local" and answer.answer_span == "a deputy secretary of state"
-    assert "**a deputy secretary of state**. [1]" in answer.text
+    assert answer.text.startswith("**a deputy secretary of state** [1]\n\n")  # the short answer leads
+    assert answer.short_answer.text == "a deputy secretary of state" and answer.short_answer.n == 1
     cited = answer.citations[0]
     assert cited.quote == US_SENTENCE
     assert seeded.article(cited.article_id).text[cited.highlight_start : cited.highlight_end] == answer.answer_span

@@ -19,12 +19,16 @@ def test_an_answer_streams_and_links_its_markers_to_the_article(seeded):
     turns, messages, panel = steps[-1]
     assert messages[0] == {"role": "user", "content": "Who represented the US?"}
     reply = messages[-1]["content"]
+    answer = turns[-1].answer
     assert "deputy secretary of state" in reply
     assert "[[1]](#source-1-1)" in reply and "(#sources-1)" in reply
+    # The short answer leads the reply in bold, with its citation.
+    assert answer.short_answer is not None and reply.startswith(f"**{answer.short_answer.text}** [[")
     assert "Asked about: All articles" in reply
     assert "id='source-1-1'" in panel and "data-turn='1'" in panel
-    # The cited sentence is marked in its article, the answer inside it in bold.
-    assert re.search(r"<mark class='cited'>[^<]*<strong class='answer-span'>a deputy secretary of state</strong>[^<]*</mark>", panel)
+    # The cited sentence is marked in its article, the short answer inside it in bold.
+    span = re.escape(answer.short_answer.text)
+    assert re.search(rf"<mark class='cited'>[^<]*<strong class='answer-span'>{span}</strong>[^<]*</mark>", panel)
     assert "Paris summit on Ukraine" in panel
 
 
@@ -42,7 +46,9 @@ def test_every_answers_citation_opens_its_whole_article_after_many_answers(seede
     assert "# Paris summit" not in viewer
     inside = re.search(r"<mark class='cited'>(.*?)</mark>", viewer).group(1)
     assert re.sub(r"<[^>]+>", "", inside) == c.quote
-    assert "<strong class='answer-span'>a deputy secretary of state</strong>" in inside
+    short = turns[0].answer.short_answer
+    assert short is not None and short.n == c.n
+    assert f"<strong class='answer-span'>{short.text}</strong>" in inside
     assert len(re.sub(r"<[^>]+>", "", viewer)) > 0.9 * len(text)  # the whole article, not a window
     # Showing an answer's sources closes the viewer; nonsense picks change nothing.
     assert handlers.pick(seeded, "show:12:3", turns)[1:] == ("", 12)

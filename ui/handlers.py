@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.types import Answer
 from rag.assistant import message_text  # noqa: F401 - also ui.app's reading of Gradio messages
 from rag.errors import RagError
+from rag.types import Answer
 
 log = logging.getLogger(__name__)
 

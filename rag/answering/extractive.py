@@ -16,17 +16,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answering.keyfacts import RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
     question_names,
     question_type,
     type_spans,
 )
+from rag.answering.neighbours import antecedent, follower, refers_to_someone
 from rag.answering.overlap import overlap
-from rag.answering.render import cited_quote, refusal
+from rag.answering.render import answer_text, cited_quote, refusal
+from rag.answering.spans import (
+    ShortSpan,
+    SpanRanker,
+    default_ranker,
+    parse,
+    sentence_evidence,
+    wh_class,
+)
 from rag.chunking import Sentence
 from rag.text import prefix, terms
-from rag.types import Answer, AnswerContext, Citation, Hit
+from rag.types import Answer, AnswerContext, Citation, Hit, ShortAnswer
 
 
 def word_pieces(text: str) -> Iterator[str]:
@@ -54,6 +64,8 @@ class Candidate:
 
 # A second sentence is cited only when it scores at least this share of the best one.
 SECOND_CITATION_RATIO = 0.5
+# The span ranker chooses the short answer among this many of the best sentences (as it was fitted).
+SPAN_SENTENCES = 3
 
 class ExtractiveAnswerer:
     """Pick the best-supported sentence from the retrieved chunks, or refuse. No LLM, no network."""
@@ -69,8 +81,13 @@ class ExtractiveAnswerer:
         min_lexical: float = 0.2,
         sentence_rerank: int = 4,
         weights: dict[str, float] | None = None,
+        spans: SpanRanker | None | bool = True,
+        key_facts: tuple[str, ...] = RULES,
     ) -> None:
+        self.key_facts = key_facts
         self.embeddings = embeddings
+        # True: the fitted ranker (rag/answering/span_weights.json), loaded on first use.
+        self._spans = spans
         self.refusal_threshold = refusal_threshold
         self.min_lexical = min_lexical
         self.sentence_rerank = sentence_rerank
@@ -80,6 +97,17 @@ class ExtractiveAnswerer:
         }
         if weights:
             self.weights.update(weights)
+
+    @property
+    def spans(self) -> SpanRanker | None:
+        if self._spans is True:
+            self._spans = default_ranker()
+        return self._spans or None
+
+    def warm_up(self) -> None:
+        """Load spaCy's pipeline and the span weights now rather than on the first question."""
+        if self.spans is not None:
+            parse("Warm up.")
 
     def supported(self, best: Candidate | None) -> bool:
         """Enough evidence to answer: a high score, and the question's own words in the passage."""
@@ -158,57 +186,127 @@ class ExtractiveAnswerer:
                 cands = sorted(head, key=lambda c: -c.score) + [c for c in cands if id(c) not in ranked]
         return cands
 
+    def short_answer(self, question: str, cands: list[Candidate], corpus, exclude=()) -> tuple[Candidate, ShortSpan] | None:
+        """The span ranker over the best `SPAN_SENTENCES` sentences: the words that answer and the
+        sentence they are in (which may not be the best-scored one), or None."""
+        if self.spans is None or not cands:
+            return None
+        top = [c for c in cands[:SPAN_SENTENCES] if c.score >= SECOND_CITATION_RATIO * cands[0].score]
+        wh = wh_class(question)
+        texts = [corpus.sentence_text(c.article_id, c.index) for c in top]
+        evidence = [sentence_evidence(r, c.score, top[0].score, c.lexical, c.dense, wh) for r, c in enumerate(top)]
+        best = self.spans.best(question, texts, evidence, exclude)
+        return (top[best.sentence], best) if best else None
+
     def answer(self, ctx: AnswerContext) -> Answer:
         search, corpus = ctx.search, ctx.corpus
         cands = self.candidates(search, ctx.hits, corpus, ctx.query_vector)
         confidence = cands[0].score if cands else 0.0
         if not self.supported(cands[0] if cands else None):
             return refusal(ctx, self.name, confidence=confidence)
-        best = cands[0]
+        wh = wh_class(search)
+        best_text = corpus.sentence_text(cands[0].article_id, cands[0].index)
+        if wh == "who" and refers_to_someone(best_text) and not any(
+            e.label_ == "PERSON" for e in parse(best_text).ents
+        ):
+            picked = None  # "the host of the meeting said …": the name is given earlier (below)
+        else:
+            picked = self.short_answer(search, cands, corpus, ctx.exclude)
+        primary = picked[0] if picked else cands[0]
+        if self.key_facts and missing_facts(
+            search, evidence_of(corpus, primary.article_id, primary.index),
+            corpus.titles.get(primary.article_id, ""), self.key_facts,
+            set().union(*corpus.sentence_terms(primary.article_id)),
+        ):
+            # It matches the question's words but not what the question pins down.
+            return refusal(ctx, self.name, confidence=confidence)
         qtype = question_type(search)
-        chosen = [best]
-        if qtype and not best.type_match:
-            # The best match does not name the kind of thing asked for (a "who" answered by
-            # "the host of the meeting"): also cite the best close sentence that does.
+        # (article id, sentence index) of each cited sentence, in article order; the short answer
+        # as (article id, start, end) in article offsets.
+        cited = [(primary.article_id, primary.index)]
+        short = None
+        if picked:
+            span = picked[1]
+            at = primary.sentence.start
+            short = (primary.article_id, at + span.start, at + span.end, span.probability)
+        primary_text = corpus.sentence_text(primary.article_id, primary.index)
+        if wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text):
+            # "the host of the meeting insisted …": the answer is the name given earlier.
+            found = antecedent(corpus, primary.article_id, primary.index, search)
+            if found:
+                j, s0, e0 = found
+                cited.insert(0, (primary.article_id, j))
+                short = (primary.article_id, s0, e0, None)
+        nxt = follower(corpus, primary.article_id, primary.index, wh)
+        if nxt is not None:
+            cited.append((primary.article_id, nxt))
+        elif short is None and qtype and not primary.type_match:
+            # No short answer and no span of the kind asked for: also cite the best close
+            # sentence that has one.
             for c in cands[1:6]:
-                if c.type_match and c.score >= SECOND_CITATION_RATIO * best.score:
-                    chosen.append(c)
+                if c.type_match and c.score >= SECOND_CITATION_RATIO * primary.score:
+                    cited.append((c.article_id, c.index))
                     break
+        by_key = {(c.article_id, c.index): c for c in cands}
         q_set = set(terms(search))
-        citations, bodies, spans = [], [], []
-        for n, c in enumerate(chosen, start=1):
-            article_text = corpus.text(c.article_id)
-            sent = c.sentence
+        citations, bodies = [], []
+        short_answer = None
+        for n, (article_id, i) in enumerate(cited, start=1):
+            article_text = corpus.text(article_id)
+            sent = corpus.sentences(article_id)[i]
             quote = article_text[sent.start : sent.end]
-            span = highlight_span(quote, sent.start, qtype, q_set, corpus.names(c.article_id))
+            cand = by_key.get((article_id, i))
+            hit = cand.hit if cand else next(
+                (h for h in ctx.hits if h.chunk.article_id == article_id and h.chunk.start <= sent.start
+                 and sent.end <= h.chunk.end), primary.hit)
+            if short and short[0] == article_id and sent.start <= short[1] and short[2] <= sent.end:
+                span = short[1], short[2]
+                short_answer = ShortAnswer(article_text[span[0] : span[1]], article_id, span[0], span[1], n,
+                                           None if short[3] is None else round(short[3], 4))
+            else:
+                span = highlight_span(quote, sent.start, qtype, q_set, corpus.names(article_id))
             citations.append(
                 Citation(
                     n=n,
-                    article_id=c.article_id,
-                    title=c.hit.chunk.title,
-                    source=c.hit.chunk.source,
-                    chunk_id=c.hit.chunk.id,
+                    article_id=article_id,
+                    title=corpus.titles.get(article_id, hit.chunk.title),
+                    source=hit.chunk.source,
+                    chunk_id=hit.chunk.id,
                     quote=quote,
                     start=sent.start,
                     end=sent.end,
-                    score=round(c.score, 4),
+                    score=round(cand.score if cand else 0.0, 4),
                     highlight_start=span[0] if span else None,
                     highlight_end=span[1] if span else None,
                 )
             )
-            bodies.append(cited_quote(quote, n, (span[0] - sent.start, span[1] - sent.start) if span else None))
-            if span:
-                spans.append(article_text[span[0] : span[1]])
+            # The short answer leads; under it the sentences are quoted without bold.
+            bold = None if short_answer or not span else (span[0] - sent.start, span[1] - sent.start)
+            bodies.append(cited_quote(quote, n, bold))
+        heuristic = next((c for c in citations if c.highlight_start is not None), None)
         return Answer(
             question=ctx.question,
-            text=" ".join(bodies),
+            text=answer_text(bodies, (short_answer.text, short_answer.n) if short_answer else None),
             citations=citations,
             refused=False,
             passages=ctx.passages,
             query=ctx.query,
-            answer_span=spans[0] if spans else None,
+            answer_span=short_answer.text if short_answer else (
+                corpus.text(heuristic.article_id)[heuristic.highlight_start : heuristic.highlight_end] if heuristic else None
+            ),
+            short_answer=short_answer,
             confidence=round(confidence, 4),
             answerer=self.name,
+        )
+
+    @staticmethod
+    def _names_someone(short, corpus) -> bool:
+        """The short answer is a person's name (not "the host" or "he")."""
+        if short is None:
+            return False
+        text = corpus.text(short[0])[short[1] : short[2]]
+        return any(ent.label_ == "PERSON" for ent in parse(text).ents) or bool(
+            re.fullmatch(r"(?:[A-Z][\w'’.-]+\s*){2,}", text.strip())
         )
 
     def stream(self, ctx: AnswerContext) -> Iterator[str | Answer]:

@@ -28,6 +28,50 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _PRONOUNS = {"he", "she", "they", "him", "her", "them", "his", "hers", "their", "theirs", "it", "its"}
+# "Why not?", "Why?", "How come?" after a yes/no question: ask the reason for what it asked about.
+_WHY = re.compile(r"^\s*(?:and\s+|but\s+|so\s+)?(why|how come)(\s+not)?\s*[?.!]*\s*$", re.IGNORECASE)
+_YES_NO = re.compile(
+    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\s+(.+?)[?.!]*\s*$",
+    re.IGNORECASE,
+)
+# "Who else?", "Anyone else?", "What else did he say?": the same question, another answer.
+ELSE = re.compile(r"\b(?:else|other(?:s)?|another)\b", re.IGNORECASE)
+_BOLD_LEAD = re.compile(r"^\s*\*\*(.+?)\*\*")
+
+
+def short_answer_of(answer_text: str) -> str | None:
+    """The short answer an earlier reply of ours led with ("**Macron** [1]…"), unescaped."""
+    m = _BOLD_LEAD.match(answer_text or "")
+    return re.sub(r"\\([\\`*_\[\]#~])", r"\1", m.group(1)) if m else None
+
+
+def earlier_answers(question: str, history: list[Message] | None) -> list[str]:
+    """For "who else?"-style follow-ups, the short answers already given (to give another)."""
+    if not history or not ELSE.search(question) or len(re.findall(r"\w+", question)) > 8:
+        return []
+    found = []
+    for m in history:
+        if m.get("role") == "assistant":
+            short = short_answer_of(str(m.get("content", "")))
+            if short:
+                found.append(short)
+    return found[-3:]
+
+
+def _why_of(previous: str, negated: bool) -> str | None:
+    """ "Did Germany agree to send missiles?" + "Why not?" -> "Why did Germany not agree to send missiles?" """
+    m = _YES_NO.match(previous)
+    if not m:
+        return None
+    aux, rest = m.group(1).lower(), m.group(2)
+    if not negated:
+        return f"Why {aux} {rest}?"
+    words = rest.split()
+    # "not" goes before the verb: after the subject, which is the words up to the first lower-case
+    # word after a capitalised or determiner-led start ("Germany agree", "the host say").
+    at = next((k for k, w in enumerate(words) if k > 0 and w[:1].islower() and fold(w) not in
+               {"the", "a", "an", "of", "de", "von", "van"}), 1)
+    return f"Why {aux} {' '.join(words[:at])} not {' '.join(words[at:])}?".replace("  ", " ")
 
 
 def _entities(text: str) -> list[tuple[int, int]]:
@@ -72,6 +116,17 @@ class HeuristicRewriter:
     def _rewrite_one(self, question: str, previous: str | None, last_answer: str = "") -> str:
         if not previous:
             return question
+        why = _WHY.match(question)
+        if why:
+            return _why_of(previous, bool(why.group(2))) or f"Why {previous.rstrip('?.! ')}?"
+        if ELSE.search(question) and _WH.match(_LEAD.sub("", question)) and len(re.findall(r"\w+", question)) <= 3:
+            return previous  # "Who else?": the same question; the answerer leaves out the answers given
+        bare = re.fullmatch(r"\s*((?:how\s+(?:many|much|long|often|far|old))|when|where|who|whom|what|which|how)\s*[?.!]*\s*",
+                            _LEAD.sub("", question), flags=re.IGNORECASE)
+        yes_no = _YES_NO.match(previous)
+        if bare and yes_no:
+            # "Did the council approve buses?" + "When?" -> "When did the council approve buses?"
+            return f"{bare.group(1)[:1].upper()}{bare.group(1)[1:].lower()} {yes_no.group(1).lower()} {yes_no.group(2)}?"
         stripped = _LEAD.sub("", question).strip()
         body = stripped.rstrip("?.! ")
         content_words = [w for w in re.findall(r"\w+", body) if fold(w) not in STOPWORDS]
@@ -93,8 +148,13 @@ class HeuristicRewriter:
             # After "Who …?", "he" is the person the answer named; otherwise the question's subject.
             order = [last_answer, previous] if re.match(r"\s*who\b", fold(previous)) else [previous, last_answer]
             for source in order:
+                # Our answers lead with the short answer: after "Who …?", that is the person.
+                short = short_answer_of(source)
+                if short and _entities(short):
+                    return f"{question} ({short})"
                 # Our answers' Markdown: citation marks, bold spans, escaped characters.
                 clean = re.sub(r"\\([\\`*_\[\]#~])", r"\1", re.sub(r"\[\d+\]|\*\*", "", source))
+                clean = clean.split("\n\n")[-1] if short else clean
                 ents = _entities(clean)
                 if ents:
                     s, e = ents[0]

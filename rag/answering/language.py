@@ -133,7 +133,7 @@ def type_spans(sentence: str, qtype: str | None, question_words: set[str], names
 _CLAUSE_BREAK = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+|\s+(?:whereas|while)\s+")
 
 
-def _clauses(sentence: str) -> list[tuple[int, int]]:
+def clause_spans(sentence: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in _CLAUSE_BREAK.finditer(sentence):
         spans.append((start, m.start()))
@@ -155,7 +155,7 @@ def highlight_span(sentence: str, offset: int, qtype, question_words, names) -> 
             merged.append((s, e))
     if len(merged) > 1:
         scored = []
-        for cs, ce in _clauses(sentence):
+        for cs, ce in clause_spans(sentence):
             own = {stem(w) for w in words(sentence[cs:ce])}
             inside = [(s, e) for s, e in merged if cs <= s and e <= ce]
             scored.append((len(own & question_words), inside))

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 from rag.answering.extractive import ExtractiveAnswerer, word_pieces
 from rag.answering.llm import failure_reason
-from rag.answering.render import cited_quote
+from rag.answering.render import answer_text, cited_quote
 from rag.errors import AnswerError
 from rag.text import terms
-from rag.types import Answer, AnswerContext
+from rag.types import Answer, AnswerContext, ShortAnswer
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,10 @@ class LocalAnswerer:
         cited = next((c for c in base.citations if span in c.quote), None)
         if cited is None:
             return base
-        at = cited.quote.index(span)
-        cited.highlight_start, cited.highlight_end = cited.start + at, cited.start + at + len(span)
-        base.text = " ".join(
-            cited_quote(c.quote, c.n, None if c.highlight_start is None else
-                        (c.highlight_start - c.start, c.highlight_end - c.start))
-            for c in base.citations
-        )
+        at = cited.start + cited.quote.index(span)
+        cited.highlight_start, cited.highlight_end = at, at + len(span)
+        base.short_answer = ShortAnswer(span, cited.article_id, at, at + len(span), cited.n, None)
+        base.text = answer_text([cited_quote(c.quote, c.n) for c in base.citations], (span, cited.n))
         base.answer_span = span
         base.answerer = self.name
         return base

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering.corpus import Corpus
 from rag.answering.extractive import ExtractiveAnswerer
-from rag.answering.followup import HeuristicRewriter
+from rag.answering.followup import HeuristicRewriter, earlier_answers
 from rag.answering.retrieval import HybridRetriever
 from rag.types import Answer, AnswerContext, Message
 
@@ -104,6 +104,7 @@ class AnswerPipeline:
             query_vector=vector,
             query=query if query != question.strip() else None,
             scope_title=scope_title,
+            exclude=tuple(earlier_answers(question, history)),
         )
 
     def run(self, question: str, *, article: str | None = None, history: list[Message] | None = None) -> Answer:

@@ -53,6 +53,18 @@ def cited_quote(quote: str, n: int, span: tuple[int, int] | None = None) -> str:
     return f"{markdown_quote(quote[:s])}**{markdown_quote(quote[s:e])}**{markdown_quote(quote[e:])} [{n}]"
 
 
+def short_answer_line(text: str, n: int) -> str:
+    """The answer's first line: the words that answer, in bold, with the citation that says them."""
+    return f"**{markdown_quote(text)}** [{n}]"
+
+
+def answer_text(cited: list[str], short: tuple[str, int] | None = None) -> str:
+    """An answer's Markdown: the short answer (text, citation number) first when there is one,
+    then the cited sentences, in the order given."""
+    body = " ".join(cited)
+    return f"{short_answer_line(*short)}\n\n{body}" if short else body
+
+
 def refusal(ctx: AnswerContext, answerer: str, *, confidence: float = 0.0, notice: str | None = None) -> Answer:
     """The refused `Answer`: what the articles do not say, with the nearest passages (not citations)."""
     passages = ctx.passages

@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 from rag.errors import ArticleNotFoundError, IndexNotReadyError
 from rag.index.chroma import ChromaChunks
 from rag.index.lock import LOCK_NAME, WriteLock
-from rag.index.records import ArticleRecords, first_line, masked_database_url, shown_source
+from rag.index.records import (
+    ArticleRecords,
+    first_line,
+    masked_database_url,
+    shown_source,
+)
 from rag.index.writer import IndexWriter
 from rag.types import Article, ArticleInfo, IndexReport, StoredChunk, content_hash
 

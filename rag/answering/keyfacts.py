@@ -1,0 +1,90 @@
+"""Key facts: what a question pins down (the names, numbers and dates it gives, the thing it counts,
+a negation) and that the answering sentence must match.
+
+A sentence can share most of a question's words and still answer another question: "How many
+tanks did France send last year?" against "two years ago no one thought about sending tanks". The
+overlap score cannot see that the one fact that matters is missing, so these rules look for each
+key fact in the sentence, its neighbours in the paragraph and the article's title; any fact not
+found there makes the answer a refusal. Paraphrases keep their answers: only names, figures,
+dates, the counted noun and negation are checked, each loosely (stems and prefixes).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import STOPWORDS, fold, prefix, stem, terms
+
+_RELATIVE_DATE = re.compile(
+    r"\b(?:(?:last|next|this|previous|past|coming)\s+(?:year|month|week|decade|century|season|spring|summer|autumn|fall|winter)"
+    r"|yesterday|today|tomorrow|tonight)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+# "How many electric *trams* did …": the counted noun is the last word before the verb.
+_COUNTED = re.compile(
+    r"\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?(?:[a-z][\w-]*\s+){0,2}?([a-z][\w-]*)"
+    r"(?=\s+(?:did|do|does|were|was|are|is|have|has|had|will|would|can|could|should|may|might)\b)"
+    r"|\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|n't|cannot|fail(?:ed|s)?|refus\w*|lack\w*)\b|n't\b",
+                       re.IGNORECASE)
+
+
+def _names(question: str) -> set[str]:
+    """Stems of the names a question gives: title-case words after its first ("Millbrook",
+    "Harvard"); all-capital words ("NY", "ARPNET") and two-letter ones are left out, as questions
+    spell abbreviations and typos in ways the article does not."""
+    tokens = re.findall(r"[\w'’-]+", question)
+    return {
+        stem(fold(t)) for i, t in enumerate(tokens)
+        if i > 0 and len(t) >= 3 and re.fullmatch(r"[A-Z][a-z][\w'’-]*", t) and fold(t) not in STOPWORDS
+    }
+
+
+def _digits(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+RULES = ("number", "date", "name", "counted", "negation")
+
+
+def missing_facts(
+    question: str, evidence: str, title: str = "", rules: tuple[str, ...] = RULES, article_terms: set[str] | None = None
+) -> list[str]:
+    """The key facts of `question` that `evidence` (the answering sentence with its neighbours)
+    and the article's `title` do not state, each as the question words it is about. Names are
+    looked for in the whole article (its `article_terms`) when given: news calls a person by name once and
+    "the host" after, so a name only has to belong to the article the answer comes from."""
+    seen = f"{evidence} {title}"
+    folded = fold(seen)
+    seen_terms = set(terms(seen))
+    seen_prefixes = {prefix(t) for t in seen_terms}
+    missing: list[str] = []
+    if "number" in rules:
+        missing += sorted(_digits(question) - _digits(seen))
+    if "date" in rules:
+        missing += [m.group(0) for m in _RELATIVE_DATE.finditer(question) if fold(m.group(0)) not in folded]
+    if "name" in rules:
+        name_terms = seen_terms | article_terms if article_terms else seen_terms
+        name_prefixes = {prefix(t) for t in name_terms}
+        missing += [n for n in sorted(_names(question)) if n not in name_terms and prefix(n) not in name_prefixes]
+    counted = _COUNTED.search(question) if "counted" in rules else None
+    counted_word = (counted.group(1) or counted.group(2)) if counted else None
+    if counted_word and fold(counted_word) not in STOPWORDS:
+        thing = stem(fold(counted_word))
+        if thing not in seen_terms and prefix(thing) not in seen_prefixes:
+            missing.append(counted_word)
+    if "negation" in rules and _NEGATION.search(question.replace("’", "'")) and not _NEGATION.search(seen.replace("’", "'")):
+        missing.append("not")
+    return missing
+
+
+def evidence_of(corpus, article_id: str, index: int) -> str:
+    """The answering sentence with its neighbours in the same paragraph: where a key fact may be."""
+    sents = corpus.sentences(article_id)
+    here = sents[index]
+    keep = [j for j in (index - 1, index, index + 1) if 0 <= j < len(sents) and sents[j].paragraph == here.paragraph]
+    return " ".join(corpus.sentence_text(article_id, j) for j in keep)
+

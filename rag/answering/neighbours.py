@@ -1,0 +1,62 @@
+"""Sentences an answer needs besides the one that answers: who "he" or "the host" is, the reason a
+"why" sentence leaves to the next one, and the rest of a list.
+
+News writing names a person once and then says "the host of the meeting" or "he"; it gives a fact
+in one sentence and its reason in the next ("This is because …"). The sentence that matches the
+question best then answers only half of it, so the answer also cites the sentence that completes
+it. Each rule is narrow on purpose: a neighbour is cited only when the sentence itself points at it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.answering.spans import QuestionView, parse
+
+# A person referred to, not named: a pronoun, or "the" + a role ("the host of the meeting").
+REFERS = re.compile(
+    r"\b(?:he|she|him|his|her)\b|\bthe\s+(?:[a-z]+\s+){0,2}(?:host|president|chancellor|minister|leader|head|"
+    r"official|spokes(?:man|woman|person)|chief|secretary|premier|king|queen|mayor|governor|founder|author|"
+    r"player|coach|chairman|chairwoman|ambassador|envoy|general)\b",
+)
+CAUSAL = re.compile(
+    r"\b(?:because|since|as a result|due to|so that|in order to|owing to|reason|therefore|thus|hence)\b",
+    re.IGNORECASE,
+)
+CARRIES_ON = re.compile(r"^\W*(?:this|that|it|these|those|such)\b", re.IGNORECASE)
+MORE_OF_A_LIST = re.compile(r"^\W*(?:\w+\s+){0,3}?(?:also|as well|in addition|besides|others?|another)\b", re.IGNORECASE)
+LOOKBACK = 6  # sentences searched back for the name a reference points to
+
+
+def refers_to_someone(text: str) -> bool:
+    return bool(REFERS.search(text))
+
+
+def antecedent(corpus, article_id: str, index: int, question: str) -> tuple[int, int, int] | None:
+    """(sentence index, start, end) of the nearest earlier name of a person that the question does
+    not already give, within the same article: whom "he" or "the host" in sentence `index` means."""
+    q = QuestionView(question)
+    sents = corpus.sentences(article_id)
+    text = corpus.text(article_id)
+    for j in range(index - 1, max(-1, index - LOOKBACK - 1), -1):
+        s = sents[j]
+        doc = parse(text[s.start : s.end])
+        for ent in doc.ents:
+            if ent.label_ == "PERSON" and not all(q.says(t.text) for t in ent):
+                return j, s.start + ent.start_char, s.start + ent.end_char
+    return None
+
+
+def follower(corpus, article_id: str, index: int, wh: str) -> int | None:
+    """The next sentence of the same paragraph when it carries the answer on: the reason for a
+    "why" the sentence itself does not give, or more of a list."""
+    sents = corpus.sentences(article_id)
+    if index + 1 >= len(sents) or sents[index + 1].paragraph != sents[index].paragraph:
+        return None
+    here, nxt = corpus.sentence_text(article_id, index), corpus.sentence_text(article_id, index + 1)
+    if wh == "why" and not CAUSAL.search(here) and (CAUSAL.search(nxt) or CARRIES_ON.match(nxt)):
+        return index + 1
+    is_list = here.count(",") >= 2 or ";" in here or bool(re.search(r"\w,\s+[^,]+\s+and\s+\w", here))
+    if wh in ("who", "what", "which") and is_list and MORE_OF_A_LIST.match(nxt) and ("," in nxt or ";" in nxt):
+        return index + 1
+    return None

@@ -1,0 +1,180 @@
+"""Short answers, answers from more than one sentence, key-fact refusals and follow-up chains."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.answering.followup import HeuristicRewriter, earlier_answers, short_answer_of
+from rag.answering.keyfacts import missing_facts
+from rag.answering.spans import SpanRanker, default_ranker
+from rag.types import Answer, Article
+
+COUNCIL = Article(
+    id="council",
+    title="Riverton council",
+    source="council.txt",
+    text=(
+        "Ann Lee chaired the Riverton council meeting on Monday evening.\n\n"
+        "The council approved 12 new electric buses for the city in 2019, after a long debate.\n\n"
+        "“We will not wait for the next flood,” the host of the meeting said about the river wall.\n\n"
+        "The old bridge was closed to traffic on Friday. This was because the river had flooded its banks.\n\n"
+        "The mayors of Oakdale, Millford and Eastbury attended the meeting. There were also the "
+        "deputy mayor of Westport, the head of the port authority, and two engineers."
+    ),
+)
+
+
+def _verbatim(answer: Answer, assistant) -> None:
+    """Every citation and the short answer are article text at their offsets."""
+    for c in answer.citations:
+        assert assistant.article(c.article_id).text[c.start : c.end] == c.quote
+    sa = answer.short_answer
+    if sa is not None:
+        text = assistant.article(sa.article_id).text
+        assert text[sa.start : sa.end] == sa.text
+        cited = next(c for c in answer.citations if c.n == sa.n)
+        assert cited.start <= sa.start and sa.end <= cited.end
+        assert answer.text.startswith(f"**{sa.text}** [{sa.n}]") or "\\" in answer.text.split("\n")[0]
+
+
+@pytest.fixture
+def council(assistant):
+    report = assistant.index_articles([COUNCIL])
+    assert report.added
+    return assistant
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sentence=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=120),
+    question=st.sampled_from(["Who opened it?", "When did it happen?", "How many were there?", "What is it?"]),
+)
+def test_every_candidate_span_is_verbatim_text_of_its_sentence(sentence, question):
+    for span in SpanRanker(default_ranker().weights, threshold=0.0).ranked(question, [sentence]):
+        assert sentence[span.start : span.end] == span.text
+        assert span.text.strip() == span.text and span.text
+        assert 0.0 <= span.probability <= 1.0
+
+
+def test_the_short_answer_leads_and_is_checked_like_a_quote(council):
+    answer = council.ask("How many electric buses did the council approve in 2019?")
+    assert not answer.refused
+    assert answer.short_answer is not None and answer.short_answer.text == "12"
+    assert answer.answer_span == "12"
+    _verbatim(answer, council)
+    data = answer.to_dict()
+    assert data["short_answer"]["start"] == COUNCIL.text.index("12 new")
+    assert Answer.from_dict(data).short_answer == answer.short_answer
+
+
+def test_a_role_is_answered_with_the_name_given_earlier_and_both_sentences_are_cited(council):
+    answer = council.ask("Who was the host of the meeting about the river wall?")
+    assert not answer.refused
+    quotes = [c.quote for c in answer.citations]
+    assert any("the host of the meeting" in q for q in quotes)
+    assert any("Ann Lee" in q for q in quotes)
+    assert answer.short_answer is not None and answer.short_answer.text == "Ann Lee"
+    _verbatim(answer, council)
+
+
+def test_a_reason_in_the_next_sentence_is_cited_too(council):
+    answer = council.ask("Why was the old bridge closed to traffic?")
+    assert not answer.refused
+    quotes = [c.quote for c in answer.citations]
+    assert "The old bridge was closed to traffic on Friday." in quotes
+    assert "This was because the river had flooded its banks." in quotes
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    _verbatim(answer, council)
+
+
+def test_a_list_over_two_sentences_cites_both(council):
+    answer = council.ask("Who attended the meeting?")
+    assert not answer.refused
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "Oakdale" in quotes and "port authority" in quotes
+    _verbatim(answer, council)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many electric buses did the council approve in 2021?",  # another year
+        "How many electric buses did the council approve last year?",  # a date the article does not give
+        "How many electric buses did the Millbrook council approve?",  # another name
+        "How many electric trams did the council approve in 2019?",  # another thing counted
+    ],
+)
+def test_a_question_with_a_swapped_key_fact_is_refused(council, question):
+    answer = council.ask(question)
+    assert answer.refused, answer.text
+    assert not answer.citations and not answer.short_answer
+
+
+def test_key_facts_rules():
+    sentence = "The council approved 12 new electric buses for the city in 2019."
+    assert missing_facts("How many buses were approved in 2019?", sentence) == []
+    assert missing_facts("How many buses were approved in 2020?", sentence) == ["2020"]
+    assert missing_facts("How many trams were approved?", sentence) == ["trams"]
+    assert missing_facts("What did the council not approve?", sentence) == ["not"]
+    assert "last year" in missing_facts("What was approved last year?", sentence)
+    # A name found elsewhere in the article is not missing.
+    assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) == []
+
+
+def test_a_follow_up_chain_of_four_turns_keeps_the_thread(council):
+    history: list[dict[str, str]] = []
+
+    def turn(question: str) -> Answer:
+        answer = council.ask(question, history=list(history))
+        history.extend([{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}])
+        _verbatim(answer, council)
+        return answer
+
+    first = turn("Did the council approve electric buses in 2019?")
+    assert not first.refused
+    second = turn("How many?")  # elliptical: the same question, about the count
+    assert second.query and "how many" in second.query.lower()
+    third = turn("Who chaired the council meeting?")
+    assert third.short_answer is not None and third.short_answer.text == "Ann Lee"
+    fourth = turn("When did she chair it?")
+    assert fourth.query and "Ann Lee" in fourth.query
+    assert not fourth.refused and "Monday" in " ".join(c.quote for c in fourth.citations)
+
+
+def test_why_not_after_a_yes_no_question_asks_for_the_reason():
+    rewriter = HeuristicRewriter()
+    history = [{"role": "user", "content": "Did Germany agree to send cruise missiles?"},
+               {"role": "assistant", "content": "…"}]
+    assert rewriter.rewrite("Why not?", history) == "Why did Germany not agree to send cruise missiles?"
+    assert rewriter.rewrite("Why?", history) == "Why did Germany agree to send cruise missiles?"
+
+
+def test_who_else_asks_the_same_question_and_leaves_out_the_answer_given(council):
+    first = council.ask("Which mayors attended the meeting?")
+    assert not first.refused
+    history = [{"role": "user", "content": "Which mayors attended the meeting?"},
+               {"role": "assistant", "content": first.text}]
+    assert HeuristicRewriter().rewrite("Who else?", history) == "Which mayors attended the meeting?"
+    if first.short_answer:
+        assert earlier_answers("Who else?", history) == [first.short_answer.text]
+        again = council.ask("Who else?", history=history)
+        assert not again.short_answer or again.short_answer.text != first.short_answer.text
+
+
+def test_the_short_answer_of_an_earlier_reply_is_read_back():
+    assert short_answer_of("**Ann Lee** [1]\n\nAnn Lee chaired … [1]") == "Ann Lee"
+    assert short_answer_of("Ann Lee chaired … [1]") is None
+    assert short_answer_of(r"**F\*\*k** [1]") == "F**k"
+
+
+def test_a_simple_web_page_is_answered_with_its_whole_sentence(assistant, tmp_path):
+    page = tmp_path / "bridge.html"
+    page.write_text("<html><body><p>The mayor, <b>Ann Lee</b>, opened the bridge on Friday.</p></body></html>")
+    assistant.index(page)
+    answer = assistant.ask("Who opened the bridge?")
+    assert not answer.refused
+    assert answer.citations[0].quote == "The mayor, Ann Lee, opened the bridge on Friday."
+    if answer.short_answer:
+        assert answer.short_answer.text in ("Ann Lee", "The mayor, Ann Lee", "The mayor")
