@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--C", type=float, default=0.3)
     ap.add_argument("--threshold", type=float, default=None, help="written with the weights (default: chosen)")
     ap.add_argument("--write", action="store_true", help="fit on all questions and write the weights")
+    ap.add_argument("--out", type=Path, default=WEIGHTS, help="where --write puts the weights")
+    ap.add_argument("--leave-out", type=Path, default=None,
+                    help="a SQuAD-format file whose articles are left out of the fit (to measure on them)")
     args = ap.parse_args(argv)
 
     started = time.perf_counter()
@@ -178,6 +181,10 @@ def main(argv: list[str] | None = None) -> None:
         items = list(pipeline_items(args.data, args.index_dir, args.top))
         if args.items:
             args.items.write_text(json.dumps(items), encoding="utf-8")
+    if args.leave_out:
+        held = {json.loads(line)["title"] for line in args.leave_out.read_text(encoding="utf-8").splitlines()}
+        items = [it for it in items if it[0] not in held]
+        print(f"left out the {len(held)} articles of {args.leave_out.name}")
     rows, labels, groups, qids, texts = build_rows(items)
     has_gold = {q for q, y in zip(qids, labels) if y}
     print(f"{len(items)} questions with a gold sentence, {len(rows)} candidates "
@@ -224,12 +231,12 @@ def main(argv: list[str] | None = None) -> None:
         weights = {name: round(float(w), 5) for name, w in zip(vec.feature_names_, model.coef_[0]) if abs(w) >= 0.005}
         weights["__bias__"] = round(float(model.intercept_[0]), 5)
         threshold = args.threshold if args.threshold is not None else 0.1
-        WEIGHTS.write_text(
+        args.out.write_text(
             json.dumps({"fitted_on": args.data.name, "C": args.C, "threshold": threshold, "weights": weights},
                        indent=0, sort_keys=True) + "\n",
             encoding="utf-8",
         )
-        print(f"wrote {len(weights)} weights to {WEIGHTS}")
+        print(f"wrote {len(weights)} weights to {args.out}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.fit_spans import f1
 from rag.answering.keyfacts import RULES
+from rag.answering.spans import SpanRanker
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embeddings import OnnxEmbeddings
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--index-dir", type=Path, default=None, help="reuse an index of the file's articles")
     ap.add_argument("--key-facts", nargs="*", default=list(RULES), help=f"key-fact rules on (of {', '.join(RULES)})")
     ap.add_argument("--no-spans", action="store_true", help="without the span ranker (the sentence only)")
+    ap.add_argument("--weights", type=Path, default=None, help="span weights (default: the shipped ones)")
     ap.add_argument("--result", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     answerer.key_facts = tuple(args.key_facts)
     if args.no_spans:
         answerer._spans = None
+    elif args.weights:
+        data = json.loads(args.weights.read_text(encoding="utf-8"))
+        answerer._spans = SpanRanker(data["weights"], threshold=data["threshold"])
     assistant.warm_up()
     result = {"data": args.data.name, "key_facts": args.key_facts, "spans": not args.no_spans,
               "index_seconds": round(index_seconds, 1), **measure(assistant, questions)}

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.answering.followup import HeuristicRewriter, earlier_answers, short_answer_of
-from rag.answering.keyfacts import missing_facts
+from rag.answering.keyfacts import ALL_RULES, missing_facts
 from rag.answering.spans import SpanRanker, default_ranker
 from rag.types import Answer, Article
 
@@ -116,6 +116,9 @@ def test_key_facts_rules():
     sentence = "The council approved 12 new electric buses for the city in 2019."
     assert missing_facts("How many buses were approved in 2019?", sentence) == []
     assert missing_facts("How many buses were approved in 2020?", sentence) == ["2020"]
+    # Other numbers are checked only when asked for (they cost more false refusals than they save).
+    assert missing_facts("Were 13 buses approved?", sentence) == []
+    assert missing_facts("Were 13 buses approved?", sentence, rules=ALL_RULES) == ["13"]
     assert missing_facts("How many trams were approved?", sentence) == ["trams"]
     assert missing_facts("What did the council not approve?", sentence) == ["not"]
     assert "last year" in missing_facts("What was approved last year?", sentence)
@@ -178,3 +181,18 @@ def test_a_simple_web_page_is_answered_with_its_whole_sentence(assistant, tmp_pa
     assert answer.citations[0].quote == "The mayor, Ann Lee, opened the bridge on Friday."
     if answer.short_answer:
         assert answer.short_answer.text in ("Ann Lee", "The mayor, Ann Lee", "The mayor")
+
+
+def test_the_json_api_and_the_openai_reply_carry_the_short_answer(council):
+    from fastapi.testclient import TestClient
+
+    from rag.http.app import create_app
+
+    question = "How many electric buses did the council approve in 2019?"
+    with TestClient(create_app(council)) as client:
+        body = client.post("/v1/ask", json={"question": question}).json()
+        sa = body["short_answer"]
+        assert sa["text"] == "12" and COUNCIL.text[sa["start"] : sa["end"]] == "12" and sa["n"] == 1
+        reply = client.post("/v1/chat/completions", json={
+            "model": "article-chat", "messages": [{"role": "user", "content": question}]}).json()
+        assert reply["choices"][0]["message"]["content"].startswith("**12** [1]")

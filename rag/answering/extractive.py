@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering.keyfacts import RULES, evidence_of, missing_facts
+from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
     question_names,
@@ -192,6 +192,11 @@ class ExtractiveAnswerer:
         if self.spans is None or not cands:
             return None
         top = [c for c in cands[:SPAN_SENTENCES] if c.score >= SECOND_CITATION_RATIO * cands[0].score]
+        # Never move to a sentence that matches fewer of the question's key facts (another
+        # harbour's number, another year) than the best one does.
+        misses = [len(missing_facts(question, evidence_of(corpus, c.article_id, c.index),
+                                    corpus.titles.get(c.article_id, ""), ALL_RULES)) for c in top]
+        top = [c for c, m in zip(top, misses) if m <= misses[0]]
         wh = wh_class(question)
         texts = [corpus.sentence_text(c.article_id, c.index) for c in top]
         evidence = [sentence_evidence(r, c.score, top[0].score, c.lexical, c.dense, wh) for r, c in enumerate(top)]

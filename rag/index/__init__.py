@@ -98,7 +98,13 @@ class ArticleIndex:
                 namespace=f"chroma/{self.settings.collection}",
                 db_url=self.settings.records_db_url,
             )
-            rm.create_schema()
+            try:
+                rm.create_schema()
+            except Exception:  # noqa: BLE001 - see below
+                # Two replicas starting on one PostgreSQL both issue CREATE TABLE IF NOT EXISTS;
+                # the loser of that race gets a unique violation on the catalogue although the
+                # table now exists. Asking again finds it (and raises if something else is wrong).
+                rm.create_schema()
             self._record_manager = rm
         return self._record_manager
 
