@@ -65,7 +65,6 @@ def missing_facts(
     seen = f"{evidence} {title}"
     folded = fold(seen)
     seen_terms = set(terms(seen))
-    seen_prefixes = {prefix(t) for t in seen_terms}
     missing: list[str] = []
     absent = sorted(_digits(question) - _digits(seen))
     if "year" in rules:
