@@ -65,6 +65,12 @@ def nlp():
         ) from exc
 
 
+@lru_cache(maxsize=100_000)
+def _stem_of(word: str) -> str:
+    """The stem of one token, cached: the same words come back in every sentence."""
+    return stem(fold(word))
+
+
 def wh_class(question: str) -> str:
     """The question word, grouped: who / what / which / when / where / why / how_many / how_adj / how / none."""
     m = _WH.search(question)
@@ -95,6 +101,7 @@ class QuestionView:
         self.wh = wh_class(question)
         self.stems = {stem(w) for w in re.findall(r"\w+", fold(question)) if w not in STOPWORDS}
         self.prefixes = {prefix(t) for t in self.stems}
+        self._said: dict[str, bool] = {}
         self.qtype = question_type(question)
         self.terms = set(terms(question))
 
@@ -108,8 +115,11 @@ class QuestionView:
 
     def says(self, word: str) -> bool:
         """The question has this word, or one of its family ("Italian" for "Italy")."""
-        t = stem(fold(word))
-        return t in self.stems or prefix(t) in self.prefixes
+        found = self._said.get(word)
+        if found is None:
+            t = _stem_of(word)
+            found = self._said[word] = t in self.stems or prefix(t) in self.prefixes
+        return found
 
 
 def _candidates(doc) -> list[tuple[int, int, str]]:
@@ -187,15 +197,21 @@ def rule_span(sentence: str, q: QuestionView) -> tuple[int, int] | None:
     return highlight_span(sentence, 0, q.qtype, q.terms, article_names(sentence))
 
 
+def question_tokens(doc, q: QuestionView) -> list:
+    """The sentence's tokens that are the question's content words (once per sentence, not per span)."""
+    return [t for t in doc if not t.is_punct and t.lower_ not in STOPWORDS and q.says(t.text)]
+
+
 def span_features(
-    doc, i: int, j: int, kind: str, q: QuestionView, rule: tuple[int, int] | None = None, clauses=None
+    doc, i: int, j: int, kind: str, q: QuestionView, rule: tuple[int, int] | None = None, clauses=None,
+    q_tokens: list | None = None,
 ) -> dict[str, float]:
     """Sparse named features of the candidate doc[i:j] for question q (`rule`: the rules' span;
     `clauses`: `clause_matches` of the sentence)."""
     span = doc[i:j]
     root = span.root
     w = q.wh
-    content = [stem(fold(t.text)) for t in span if not t.is_punct and t.lower_ not in STOPWORDS]
+    content = [_stem_of(t.text) for t in span if not t.is_punct and t.lower_ not in STOPWORDS]
     in_q = sum(1 for t in span if not t.is_punct and t.lower_ not in STOPWORDS and q.says(t.text))
     f: dict[str, float] = {
         f"w={w}|t={kind}": 1.0,
@@ -215,8 +231,7 @@ def span_features(
     caps = sum(1 for t in span if t.text[:1].isupper())
     f[f"w={w}|caps"] = caps / (j - i)
     # The question's words in the rest of the sentence: how near, and along which dependency path.
-    matched = [t for t in doc if (t.i < i or t.i >= j) and not t.is_punct
-               and t.lower_ not in STOPWORDS and q.says(t.text)]
+    matched = [t for t in (question_tokens(doc, q) if q_tokens is None else q_tokens) if t.i < i or t.i >= j]
     if matched:
         dist = min(min(abs(t.i - i), abs(t.i - (j - 1))) for t in matched)
         f[f"dist={_bucket(dist, (1, 2, 4, 8))}"] = 1.0
@@ -224,7 +239,7 @@ def span_features(
         path = _tree_path(root, near)
         f[f"path={path}"] = 1.0
         f[f"w={w}|path={path}"] = 1.0
-        f["matched_share"] = len({stem(fold(t.text)) for t in matched}) / max(1, len(q.stems))
+        f["matched_share"] = len({_stem_of(t.text) for t in matched}) / max(1, len(q.stems))
     else:
         f["no_match"] = 1.0
     if i > 0 and q.says(doc[i - 1].text):
@@ -253,13 +268,13 @@ def span_features(
     if matched:
         f[f"path={path}|t={kind_of}"] = 1.0
         window = [t for t in matched if i - 5 <= t.i < j + 5]
-        f["near_matches"] = len({stem(fold(t.text)) for t in window}) / max(1, len(q.stems))
+        f["near_matches"] = len({_stem_of(t.text) for t in window}) / max(1, len(q.stems))
         f[f"w={w}|side={'L' if near.i < i else 'R'}"] = 1.0
     if q.wh_noun:
         f[f"whn={q.wh_noun}|t={kind_of}"] = 1.0
         if q.wh_noun in content:
             f["wh_noun_in"] = 1.0
-        before = {stem(fold(t.text)) for t in doc[max(0, i - 3) : i]}
+        before = {_stem_of(t.text) for t in doc[max(0, i - 3) : i]}
         if q.wh_noun in before:
             f["wh_noun_before"] = 1.0
     return f
@@ -291,9 +306,9 @@ class SpanRanker:
                 continue
             doc = parse(sentence)
             extra = evidence[k] if evidence else {}
-            rule, clauses = rule_span(sentence, q), clause_matches(sentence, q)
+            rule, clauses, q_tokens = rule_span(sentence, q), clause_matches(sentence, q), question_tokens(doc, q)
             for i, j, kind in _candidates(doc):
-                feats = span_features(doc, i, j, kind, q, rule, clauses)
+                feats = span_features(doc, i, j, kind, q, rule, clauses, q_tokens)
                 feats.update(extra)
                 start, end = doc[i].idx, doc[j - 1].idx + len(doc[j - 1].text)
                 found.append((k, start, end, _score(self.weights, feats)))
