@@ -41,9 +41,12 @@ def antecedent(corpus, article_id: str, index: int, question: str) -> tuple[int,
     for j in range(index - 1, max(-1, index - LOOKBACK - 1), -1):
         s = sents[j]
         doc = parse(text[s.start : s.end])
-        for ent in doc.ents:
-            if ent.label_ == "PERSON" and not all(q.says(t.text) for t in ent):
-                return j, s.start + ent.start_char, s.start + ent.end_char
+        people = [e for e in doc.ents if e.label_ == "PERSON" and not all(q.says(t.text) for t in e)]
+        if people:
+            # The one the sentence is about: a subject ("…, Macron said") before any other name.
+            subjects = [e for e in people if e.root.dep_ in ("nsubj", "nsubjpass")]
+            ent = (subjects or people)[0]
+            return j, s.start + ent.start_char, s.start + ent.end_char
     return None
 
 
