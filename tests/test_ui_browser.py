@@ -124,7 +124,7 @@ def test_sources_viewer_and_readability(seeded, browser, tmp_path):
             # The first answer's [1], two answers later: the article opens at the cited sentence.
             chat_box = page.locator("#chat").bounding_box()
             scroll = page.evaluate("window.scrollY")
-            link = page.locator("#chat a[href='#source-1-1']")
+            link = page.locator("#chat a[href='#source-1-1']").first  # the short answer's [1]
             link.scroll_into_view_if_needed()
             chat_box, scroll = page.locator("#chat").bounding_box(), page.evaluate("window.scrollY")
             link.click()
@@ -263,6 +263,9 @@ def test_chat_conveniences(seeded, browser, tmp_path):
             page.locator("#chat button[aria-label='Submit']").click()
             expect(page.locator("#chat .user-row").first).to_contain_text("Which countries' presidents were there?")
             page.wait_for_function("!document.querySelector('#chat').innerText.includes('deputy secretary')")
+            # ...and until that answer has finished (a question asked meanwhile would wait behind it).
+            expect(page.locator("#sources .source-question")).to_have_text("Which countries' presidents were there?")
+            page.wait_for_function("!document.querySelector('#chat [data-testid=status-tracker]:not(.hide)')")
             assert page.locator("#chat .user-row").count() == 1
 
             # The scope: shown on the answer, and the examples follow it (none for the tram).
