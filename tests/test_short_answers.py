@@ -122,6 +122,9 @@ def test_key_facts_rules():
     assert missing_facts("How many trams were approved?", sentence) == ["trams"]
     assert missing_facts("What did the council not approve?", sentence) == ["not"]
     assert "last year" in missing_facts("What was approved last year?", sentence)
+    # A country is found by the word for its people ("Spain" asked, "Spanish" written).
+    assert missing_facts("Who represented Spain?", "with the Spanish president, Pedro Sánchez") == []
+    assert missing_facts("Who represented Chile?", "with the Spanish president, Pedro Sánchez") == ["chile"]
     # A name found elsewhere in the article is not missing.
     assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) == []
 

@@ -34,6 +34,26 @@ _NEGATION = re.compile(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|witho
                        re.IGNORECASE)
 
 
+# A country and the word for its people, which news uses interchangeably ("Spain" is asked, "the
+# Spanish president" is written). No PyPI package maps demonyms (pycountry has names and codes
+# only), so the common ones are listed here; a name is found when any word of its family is.
+_FAMILIES = [
+    "spain spanish", "france french", "britain british uk england english united kingdom", "america american us usa united states",
+    "china chinese", "poland polish", "netherlands dutch holland", "switzerland swiss", "sweden swedish swede",
+    "denmark danish dane", "finland finnish finn", "norway norwegian", "greece greek", "turkey turkish turk",
+    "portugal portuguese", "japan japanese", "korea korean", "vietnam vietnamese", "philippines filipino",
+    "israel israeli", "iran iranian", "iraq iraqi", "wales welsh", "scotland scottish scot", "ireland irish",
+    "belgium belgian", "austria austrian", "hungary hungarian", "czech czechia", "peru peruvian",
+    "brazil brazilian", "mexico mexican", "canada canadian", "india indian", "pakistan pakistani",
+    "egypt egyptian", "lebanon lebanese", "sudan sudanese", "yemen yemeni", "kenya kenyan",
+    "nigeria nigerian", "argentina argentine argentinian", "chile chilean", "cuba cuban",
+]
+_FAMILY_OF: dict[str, frozenset[str]] = {}
+for _family in _FAMILIES:
+    for _word in _family.split():
+        _FAMILY_OF[stem(_word)] = _FAMILY_OF.get(stem(_word), frozenset()) | {stem(x) for x in _family.split()}
+
+
 def _names(question: str) -> set[str]:
     """Stems of the names a question gives: title-case words after its first ("Millbrook",
     "Harvard"); all-capital words ("NY", "ARPNET") and two-letter ones are left out, as questions
@@ -76,7 +96,10 @@ def missing_facts(
     name_terms = seen_terms | article_terms if article_terms else seen_terms
     name_prefixes = {prefix(t) for t in name_terms}
     if "name" in rules:
-        missing += [n for n in sorted(_names(question)) if n not in name_terms and prefix(n) not in name_prefixes]
+        missing += [
+            n for n in sorted(_names(question))
+            if n not in name_terms and prefix(n) not in name_prefixes and not (_FAMILY_OF.get(n, frozenset()) & name_terms)
+        ]
     counted = _COUNTED.search(question) if "counted" in rules else None
     counted_word = (counted.group(1) or counted.group(2)) if counted else None
     if counted_word and fold(counted_word) not in STOPWORDS:
