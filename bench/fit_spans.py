@@ -120,6 +120,48 @@ def build_rows(items):
     return rows, np.array(labels), np.array(groups), np.array(qids), texts
 
 
+class SoftmaxRanker:
+    """A conditional logit: one softmax over each question's candidates, fitted to put the mass on
+    its gold spans (what answering does: pick the best candidate), with L2 regularisation.
+    scikit-learn has no grouped softmax, so the loss and its gradient are written here for
+    scipy's L-BFGS."""
+
+    def __init__(self, C: float = 1.0, max_iter: int = 300):
+        self.C, self.max_iter = C, max_iter
+
+    def fit(self, x, labels, qids):
+        from scipy.optimize import minimize
+
+        order = np.argsort(qids, kind="stable")
+        x, labels, qids = x[order], labels[order], qids[order]
+        starts = np.flatnonzero(np.r_[True, qids[1:] != qids[:-1]])
+        has_gold = np.add.reduceat(labels, starts) > 0
+        keep = np.repeat(has_gold, np.diff(np.r_[starts, len(qids)]))
+        x, labels, qids = x[keep], labels[keep], qids[keep]
+        starts = np.flatnonzero(np.r_[True, qids[1:] != qids[:-1]])
+        sizes = np.diff(np.r_[starts, len(qids)])
+        xt = x.T.tocsr()
+        lam = 1.0 / (2.0 * self.C)
+
+        def loss(w):
+            s = x @ w
+            top = np.repeat(np.maximum.reduceat(s, starts), sizes)
+            e = np.exp(s - top)
+            z_all = np.repeat(np.add.reduceat(e, starts), sizes)
+            ep = e * labels
+            z_pos = np.repeat(np.add.reduceat(ep, starts), sizes)
+            value = float(np.sum(np.log(np.add.reduceat(e, starts)) - np.log(np.add.reduceat(ep, starts))))
+            grad = xt @ (e / z_all - ep / z_pos)
+            return value + lam * float(w @ w), grad + 2 * lam * w
+
+        result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter})
+        self.coef_ = result.x
+        return self
+
+    def decision_function(self, x):
+        return x @ self.coef_
+
+
 def evaluate(scores, labels, qids, texts, items, thresholds=(0.0,)):
     """Per question: the top candidate (softmax over its sentence's candidates), EM and F1 against
     the golds, by probability threshold (below it: no short answer, which scores 0)."""
@@ -164,7 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--index-dir", type=Path, default=Path("/tmp/rag-fit-spans/index"))
     ap.add_argument("--items", type=Path, default=None,
                     help="a JSON file caching the questions' candidate sentences (made when missing)")
-    ap.add_argument("--C", type=float, default=0.3)
+    ap.add_argument("--C", type=float, default=1.0)
+    ap.add_argument("--model", choices=["logistic", "softmax"], default="softmax",
+                    help="a binary logistic regression per candidate, or one softmax per question")
     ap.add_argument("--threshold", type=float, default=None, help="written with the weights (default: chosen)")
     ap.add_argument("--write", action="store_true", help="fit on all questions and write the weights")
     ap.add_argument("--out", type=Path, default=WEIGHTS, help="where --write puts the weights")
@@ -193,10 +237,13 @@ def main(argv: list[str] | None = None) -> None:
     vec = DictVectorizer()
     x = vec.fit_transform(rows)
     scores = np.zeros(len(rows))
+    def fitted(rows_):
+        if args.model == "softmax":
+            return SoftmaxRanker(C=args.C).fit(x[rows_], labels[rows_], qids[rows_])
+        return LogisticRegression(C=args.C, max_iter=2000).fit(x[rows_], labels[rows_])
+
     for train, test in GroupKFold(n_splits=args.folds).split(x, labels, groups):
-        model = LogisticRegression(C=args.C, max_iter=2000)
-        model.fit(x[train], labels[train])
-        scores[test] = model.decision_function(x[test])
+        scores[test] = fitted(train).decision_function(x[test])
     thresholds = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
     print(f"held out by article ({args.folds} folds over {len(set(groups))} articles):")
     print("| threshold | EM | F1 | with a short answer | EM of those shown |")
@@ -226,13 +273,13 @@ def main(argv: list[str] | None = None) -> None:
           f"EM there {rule_em / max(with_rule, 1):.3f} (rules) vs {ranker_em / max(with_rule, 1):.3f} (ranker); "
           f"rules first, else the ranker: EM {combined / len(items):.3f}")
     if args.write:
-        model = LogisticRegression(C=args.C, max_iter=2000)
-        model.fit(x, labels)
-        weights = {name: round(float(w), 5) for name, w in zip(vec.feature_names_, model.coef_[0]) if abs(w) >= 0.005}
-        weights["__bias__"] = round(float(model.intercept_[0]), 5)
+        model = fitted(np.arange(len(labels)))
+        coef = model.coef_[0] if args.model == "logistic" else model.coef_
+        weights = {name: round(float(w), 5) for name, w in zip(vec.feature_names_, coef) if abs(w) >= 0.005}
+        weights["__bias__"] = round(float(model.intercept_[0]), 5) if args.model == "logistic" else 0.0
         threshold = args.threshold if args.threshold is not None else 0.1
         args.out.write_text(
-            json.dumps({"fitted_on": args.data.name, "C": args.C, "threshold": threshold, "weights": weights},
+            json.dumps({"fitted_on": args.data.name, "model": args.model, "C": args.C, "threshold": threshold, "weights": weights},
                        indent=0, sort_keys=True) + "\n",
             encoding="utf-8",
         )
