@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -301,10 +303,12 @@ class SpanRanker:
         `evidence[k]` holds features of sentence k itself (its rank and score as an answer sentence)."""
         q = QuestionView(question)
         found: list[tuple[int, int, int, float]] = []
+        docs = parse_many([s for s in sentences if s.strip()])
+        by_text = dict(zip([s for s in sentences if s.strip()], docs))
         for k, sentence in enumerate(sentences):
             if not sentence.strip():
                 continue
-            doc = parse(sentence)
+            doc = by_text[sentence]
             extra = evidence[k] if evidence else {}
             rule, clauses, q_tokens = rule_span(sentence, q), clause_matches(sentence, q), question_tokens(doc, q)
             for i, j, kind in _candidates(doc):
@@ -335,10 +339,34 @@ class SpanRanker:
         return None
 
 
-@lru_cache(maxsize=4096)
+_PARSED: OrderedDict[str, object] = OrderedDict()  # sentence -> Doc, least recently used first
+_PARSED_LOCK = threading.Lock()
+PARSE_CACHE = 4096
+
+
+def parse_many(sentences: list[str]) -> list:
+    """Parsed sentences, cached; those not seen yet are parsed in one batch (spaCy's `pipe`),
+    which is cheaper than one call each. The same cited sentences come back across questions."""
+    with _PARSED_LOCK:
+        missing = [s for s in dict.fromkeys(sentences) if s not in _PARSED]
+    fresh = dict(zip(missing, nlp().pipe(missing))) if missing else {}
+    with _PARSED_LOCK:
+        for s, doc in fresh.items():
+            _PARSED[s] = doc
+        docs = []
+        for s in sentences:
+            doc = fresh.get(s) or _PARSED.get(s)
+            if s in _PARSED:
+                _PARSED.move_to_end(s)
+            docs.append(doc)
+        while len(_PARSED) > PARSE_CACHE:
+            _PARSED.popitem(last=False)
+    return docs
+
+
 def parse(sentence: str):
-    """A parsed sentence, cached: the same cited sentences come back across questions."""
-    return nlp()(sentence)
+    """One parsed sentence (see `parse_many`)."""
+    return parse_many([sentence])[0]
 
 
 @lru_cache(maxsize=1)
