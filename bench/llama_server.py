@@ -75,9 +75,13 @@ class RunningServer:
 
 @contextmanager
 def llama_server(
-    model: Path | None = None, *, n_ctx: int = 2048, threads: int = 2, timeout: float = 120.0
+    model: Path | None = None, *, n_ctx: int = 2048, threads: int = 1, timeout: float = 120.0
 ) -> Iterator[RunningServer]:
-    """`python -m llama_cpp.server` serving `model` (SmolLM2 by default) on 127.0.0.1; stopped on exit."""
+    """`python -m llama_cpp.server` serving `model` (SmolLM2 by default) on 127.0.0.1; stopped on exit.
+
+    One thread by default: on 2 shared cores, two OpenMP threads that spin at every barrier while
+    the other core is busy were 5x slower (56 s for a 907-token prompt against ~10 s for 535
+    tokens with one thread), and one thread leaves a core to everything else."""
     why = unavailable() if model is None else None
     if why:
         raise RuntimeError(why)

@@ -52,6 +52,7 @@ from rag.types import Answer, Article
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
 SYSTEMS = ("extractive", "free", "grounded", "local-gemma", "local-smollm2")
+LLM_K = 3
 
 
 class Replies(BaseCallbackHandler):
@@ -182,8 +183,9 @@ def system_settings(name: str, index_dir: Path, server) -> dict:
     if name == "extractive":
         return {"answerer": "extractive"}
     if name in ("free", "grounded"):
+        # Three passages, not six: the prompt is what costs on 2 shared cores (~60 tokens/s).
         return {"answerer": "openai", "llm_base_url": server.base_url, "llm_model": server.model,
-                "llm_mode": name, "llm_max_tokens": 96, "llm_timeout": 300, "llm_rewrite": False}
+                "llm_mode": name, "llm_max_tokens": 64, "llm_timeout": 300, "llm_rewrite": False, "k": LLM_K}
     if name == "local-gemma":
         return {"answerer": "local"}
     if name == "local-smollm2":
