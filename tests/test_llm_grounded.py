@@ -124,6 +124,7 @@ def test_stream_is_the_whole_answer_in_pieces(seeded):
         ("Sure!\nANSWER: \"Taurus cruise missiles\". [4]", [Choice("Taurus cruise missiles", (4,))], False),
         ("Taurus [passage 2]", [Choice("Taurus", (2,))], False),
         ("ANSWER: Macron", [Choice("Macron", ())], False),
+        ("The answer is: 2", [Choice("2", ())], False),
         ("NONE", [], True),
         ("ANSWER: NONE", [], True),
         ("<think>ANSWER: x [1]</think>NONE.", [], True),
@@ -132,6 +133,17 @@ def test_stream_is_the_whole_answer_in_pieces(seeded):
 )
 def test_parse_reply(reply, choices, none):
     assert parse_reply(reply) == (choices, none)
+
+
+def test_prompt_shows_the_format_once_then_asks(seeded):
+    from rag.answering.grounded import EXAMPLE_REPLY, grounded_messages
+
+    pipe = grounded(seeded)
+    hits, _ = retrieved(pipe, QUESTION)
+    messages = grounded_messages(QUESTION, hits)
+    assert [m.type for m in messages] == ["system", "human", "ai", "human"]
+    assert messages[2].content == EXAMPLE_REPLY
+    assert messages[-1].content.endswith(f"Question: {QUESTION}") and hits[0].chunk.text[:40] in messages[-1].content
 
 
 def test_factory_follows_the_mode(seeded):

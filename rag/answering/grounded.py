@@ -59,7 +59,9 @@ GROUNDED_HUMAN_TEMPLATE = """<passages>
 
 Question: {question}"""
 
-_ANSWER_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:short\s+)?answer(?:\*\*)?\s*[:：]\s*", re.IGNORECASE)
+_ANSWER_LINE = re.compile(
+    r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:the\s+)?(?:short\s+)?answer(?:\s+is)?(?:\*\*)?\s*[:：]\s*", re.IGNORECASE
+)
 _NONE = re.compile(r"^\W*none\W*$", re.IGNORECASE)
 
 
@@ -72,10 +74,25 @@ def _trim(text: str) -> str:
         text = trimmed
 
 
+# One worked exchange before the real question: small models copy a demonstrated format far more
+# often than a described one. Its passages are made up and about nothing in any article.
+EXAMPLE_PASSAGES = (
+    '<passage n="1" title="Harbour report">\nThe new ferry carries 300 passengers.\n</passage>\n'
+    '<passage n="2" title="Harbour report">\nThe harbour master, Ines Vidal, opened the pier on Tuesday.\n</passage>'
+)
+EXAMPLE_QUESTION = "Who opened the pier?"
+EXAMPLE_REPLY = "ANSWER: Ines Vidal [2]"
+
+
 def grounded_messages(question: str, hits) -> list[BaseMessage]:
     from langchain_core.prompts import ChatPromptTemplate
 
-    prompt = ChatPromptTemplate.from_messages([("system", GROUNDED_SYSTEM_PROMPT), ("human", GROUNDED_HUMAN_TEMPLATE)])
+    prompt = ChatPromptTemplate.from_messages([
+        ("system", GROUNDED_SYSTEM_PROMPT),
+        ("human", GROUNDED_HUMAN_TEMPLATE.replace("{passages}", EXAMPLE_PASSAGES).replace("{question}", EXAMPLE_QUESTION)),
+        ("ai", EXAMPLE_REPLY),
+        ("human", GROUNDED_HUMAN_TEMPLATE),
+    ])
     return prompt.format_messages(passages=format_passages(hits), question=question.strip())
 
 
