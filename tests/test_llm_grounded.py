@@ -85,6 +85,21 @@ def test_wrong_answer_in_the_right_passage_is_dropped(seeded):
     assert answer.refused, answer.text
 
 
+def test_a_restated_answer_keeps_only_the_words_the_article_says(seeded):
+    """Small models wrap the answer in the question's words; the span shown is the run of the
+    reply that the sentence says word for word, without the question's words around it."""
+    question = "What will the new coalition supply Ukraine with?"
+    pipe = grounded(seeded)
+    hits, _ = retrieved(pipe, question)
+    n = passage_number(hits, "long-range missiles")
+    answer = with_reply(pipe, f"ANSWER: The new coalition will supply Ukraine with long-range missiles and bombs. [{n}]").run(question)
+    assert answer.answer_span == "long-range missiles and bombs"
+    [c] = answer.citations
+    assert seeded.article(c.article_id).text[c.highlight_start : c.highlight_end] == "long-range missiles and bombs"
+    restated = with_reply(pipe, f"ANSWER: The new coalition will supply Ukraine. [{n}]").run(question)
+    assert restated.refused  # nothing but the question's words
+
+
 def test_none_is_a_plain_refusal_and_prose_a_refusal_that_says_why(seeded):
     pipe = grounded(seeded)
     none = with_reply(pipe, "NONE").run(QUESTION)

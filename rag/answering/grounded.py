@@ -27,7 +27,7 @@ from rag.answering.checker import (
 from rag.answering.extractive import ExtractiveAnswerer, word_pieces
 from rag.answering.llm import failure_reason, format_passages, message_text
 from rag.answering.render import cited_quote, refusal
-from rag.text import terms
+from rag.text import STOPWORDS, fold, stem, terms
 from rag.types import Answer, AnswerContext, Citation
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NONE_REPLY = "NONE"
-# Most short answers to news questions are a name, a number, a date or a short phrase.
-MAX_SHORT_ANSWER_CHARS = 120
 MAX_ANSWERS = 3
 
 GROUNDED_SYSTEM_PROMPT = f"""You answer questions about news articles. The user message holds numbered \
@@ -140,6 +138,42 @@ def find_span(short: str, sentence: str) -> tuple[int, int] | None:
     return (m.start(), m.end()) if m else None
 
 
+_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*")
+
+
+def copied_run(reply: str, sentence: str, asked: set[str]) -> tuple[int, int] | None:
+    """The longest run of words the model wrote that the sentence says word for word, without the
+    question's words and stop words at its ends (so "The coalition will supply Ukraine with
+    long-range missiles" gives "long-range missiles"); offsets into the sentence, None when no
+    run holds a word that is not the question's. Small models restate the question around the
+    answer; only the words the article says are kept, and they are quoted from the article."""
+    said = [fold(m.group(0)) for m in _TOKEN.finditer(reply)]
+    toks = list(_TOKEN.finditer(sentence))
+    words = [fold(m.group(0)) for m in toks]
+    best, best_end = 0, 0
+    prev = [0] * (len(said) + 1)
+    for i in range(1, len(words) + 1):  # longest common run of words (dynamic programming)
+        cur = [0] * (len(said) + 1)
+        for j in range(1, len(said) + 1):
+            if words[i - 1] == said[j - 1]:
+                cur[j] = prev[j - 1] + 1
+                if cur[j] > best:
+                    best, best_end = cur[j], i
+        prev = cur
+    lo, hi = best_end - best, best_end
+
+    def filler(k: int) -> bool:
+        return words[k] in STOPWORDS or stem(words[k]) in asked
+
+    while lo < hi and filler(lo):
+        lo += 1
+    while hi > lo and filler(hi - 1):
+        hi -= 1
+    if lo >= hi:
+        return None
+    return toks[lo].start(), toks[hi - 1].end()
+
+
 class GroundedLLMAnswerer:
     """An LLM picks the short answer and its passage; the quote comes from the article, checked."""
 
@@ -194,7 +228,7 @@ class GroundedLLMAnswerer:
         dropped = 0
         for choice in choices:
             got = None
-            if len(choice.text) <= MAX_SHORT_ANSWER_CHARS and set(terms(choice.text)) - asked:
+            if set(terms(choice.text)) - asked:
                 # A reply without a number leaves the choice of passage to us, in retrieval order.
                 numbers = [n for n in choice.passages if 1 <= n <= len(ctx.hits)] if choice.passages else range(1, len(ctx.hits) + 1)
                 got = next((g for n in numbers if (g := self._ground_one(choice.text, n, ctx))), None)
@@ -247,7 +281,7 @@ class GroundedLLMAnswerer:
         if sup is None or not sup.supported:
             return None
         sentence = ctx.corpus.text(sup.article_id)[sup.start : sup.end]
-        span = find_span(short, sentence)
+        span = find_span(short, sentence) or copied_run(short, sentence, set(terms(ctx.search)))
         if span is None:
             return None
         return n, sup.start, sup.end, span, sup.score
