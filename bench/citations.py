@@ -22,7 +22,12 @@ import re
 import tempfile
 from pathlib import Path
 
-from rag.answering.checker import CitationChecker
+from rag.answering.checker import (
+    MIN_ANSWER_PART,
+    MIN_QUESTION_PART,
+    NEIGHBOUR_MATCH,
+    CitationChecker,
+)
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import _contains, load_file
@@ -42,6 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--articles", type=int, default=12, help="first N articles of the file")
     ap.add_argument("--per-article", type=int, default=25, help="questions sampled per article")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-answer-part", type=float, default=MIN_ANSWER_PART,
+                    help="share of the claim's answer part the cited sentence must say (0: the rule off)")
+    ap.add_argument("--min-question-part", type=float, default=MIN_QUESTION_PART)
+    ap.add_argument("--neighbour-match", type=float, default=NEIGHBOUR_MATCH,
+                    help="credit for an answer word found only in the neighbouring sentence")
     args = ap.parse_args(argv)
 
     raw, questions = load_file(args.data)
@@ -58,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     assistant = Assistant(Settings(_env_file=None, index_dir=Path(tempfile.mkdtemp(prefix="rag-cite-")) / "index"))
     assistant.index_articles(Article(id=a["id"], title=a["title"], source="bench", text=a["text"]) for a in raw)
     pipeline = assistant._answer_pipeline()  # noqa: SLF001 - a benchmark looks inside
-    checker = CitationChecker(assistant.embeddings)
+    checker = CitationChecker(assistant.embeddings, min_answer_part=args.min_answer_part,
+                              min_question_part=args.min_question_part, neighbour_match=args.neighbour_match)
 
     kept = {"supported": [0, 0], "wrong passage": [0, 0], "wrong answer": [0, 0]}
     for aid, qs in by_article.items():
@@ -83,7 +94,9 @@ def main(argv: list[str] | None = None) -> None:
             if wrong:
                 check("wrong answer", rng.choice(wrong), right)
 
-    print(f"{args.data.name}, {len(by_article)} articles, up to {args.per_article} questions each")
+    print(f"{args.data.name}, {len(by_article)} articles, up to {args.per_article} questions each; "
+          f"answer part >= {args.min_answer_part}, question part >= {args.min_question_part}, "
+          f"neighbour sentence credit {args.neighbour_match}")
     print("| claim cited to | claims | kept |\n|---|---:|---:|")
     for kind, (k, n) in kept.items():
         print(f"| {kind} | {n} | {k / n:.1%} |" if n else f"| {kind} | 0 | – |")

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, description="API key for the server, if it needs one (never logged).")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM before the offline answer.")
     llm_max_tokens: int = Field(512, ge=16, le=8192, description="Longest LLM answer, in tokens.")
+    llm_mode: Literal["free", "grounded"] = Field(
+        "free",
+        description="free: the LLM writes the answer and every sentence's [n] is checked afterwards; "
+        "grounded: the LLM only names the short answer and its passage, and the quoted sentence is "
+        "taken from the article (rag/answering/grounded.py).",
+    )
     llm_rewrite: bool = Field(
         True, description="With an LLM, rewrite follow-up questions with it (history-aware retrieval)."
     )

@@ -402,3 +402,22 @@ def test_importing_rag_llm_loads_no_backend():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_wrong_answer_cited_to_the_right_passage_is_not_supported(seeded):
+    """The claim shares the question's words with the passage, and its answer is another name of
+    the same passage (the sentence before)."""
+    question = "Who represented the US?"
+    pipe = pipeline_with(seeded, FakeListChatModel(responses=["placeholder"]))
+    hits, _ = retrieved(pipe, question)
+    us = passage_number(hits, "deputy secretary of state")
+    assert "David Cameron" in hits[us - 1].chunk.text
+    checker = CitationChecker(seeded.embeddings)
+    right = checker.support("The US was represented by a deputy secretary of state.", us, hits[us - 1], pipe.corpus, question)
+    wrong = checker.support("The US was represented by David Cameron.", us, hits[us - 1], pipe.corpus, question)
+    assert right.supported and right.answer_part == 1.0
+    # The name is in the passage (so no fact is missing), but not in the US sentence, and the
+    # sentence that names him is not about who represented the US.
+    assert not wrong.supported and not wrong.missing_facts
+    short = checker.support("Olaf Scholz", us, hits[us - 1], pipe.corpus, question)
+    assert not short.supported

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.followup import HeuristicRewriter, LLMRewriter
+from rag.answering.grounded import GroundedLLMAnswerer
 from rag.answering.llm import (
     LLM_BACKENDS,
     LLMAnswerer,
@@ -48,7 +49,8 @@ def make_answerer(
         return LocalAnswerer(embeddings, fallback=extractive, model_path=settings.llm_model)
     if kind not in LLM_BACKENDS:
         raise AnswerError(f"Unknown RAG_ANSWERER={kind!r}: use extractive, openai, ollama or local.")
-    return LLMAnswerer(
+    answerer = GroundedLLMAnswerer if settings.llm_mode == "grounded" else LLMAnswerer
+    return answerer(
         chat_model or make_chat_model(settings),
         embeddings,
         fallback=extractive,
