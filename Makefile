@@ -33,7 +33,8 @@ browser:
 
 # Debian's PostgreSQL backs the scale-out tests (each run starts its own throw-away cluster in a
 # temporary folder, loopback only); without it those tests skip with a reason.
-postgres:
+# After `browser`: two apt-get runs at once would fight over dpkg's lock.
+postgres: browser
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
@@ -84,7 +85,9 @@ llm-server: install
 	echo "llm-server: ready (python -m bench.llama_server starts it)."
 
 # pytest exits 5 when it collects no tests; that is not a failure of the code.
-test: install browser postgres llm-server
+# The set-up steps run side by side (-j3): apt's downloads overlap the install and the compile.
+test:
+	@$(MAKE) --no-print-directory -j3 browser postgres llm-server
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 bench: install
