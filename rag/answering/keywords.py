@@ -40,6 +40,9 @@ _EMPTY = "∅"
 # can score at most their small idfs. Below MATCH_FLOOR matched rows nothing is left out (cheap).
 MATCH_SHARE = 0.05
 MATCH_FLOOR = 5_000
+# Document frequencies looked up are kept until the next write (fts5vocab counts a word's chunks
+# by reading its whole posting list: ~1 ms for a common word at 500,000 chunks), at most this many.
+DF_CACHE_SIZE = 100_000
 # FTS5 picks this many candidates per hit asked for (at least MIN_CANDIDATES), which are then
 # scored as bm25s scores; bm25s's own defaults.
 CANDIDATES_PER_HIT = 5
@@ -88,6 +91,7 @@ class KeywordIndex:
             CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab (fts, 'row');
             """
         )
+        self._dfs: dict[str, int] = {}  # see DF_CACHE_SIZE; emptied by every write
         # Chunks held, kept here: count(*) reads the whole table, and `idf` is called per word.
         self._n, self._tokens = self._db.execute("SELECT count(*), coalesce(sum(length), 0) FROM chunk").fetchone()
 
@@ -157,6 +161,7 @@ class KeywordIndex:
 
     @contextmanager
     def _transaction(self):
+        self._dfs.clear()
         self._db.execute("BEGIN")
         try:
             yield
@@ -229,8 +234,15 @@ class KeywordIndex:
         return self._db.execute(sql.format(scope="AND fts.rowid BETWEEN ? AND ?"), (match, span[0], span[1], limit)).fetchall()
 
     def _df(self, term: str) -> int:
-        got = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (term,)).fetchone()
-        return got[0] if got else 0
+        """Chunks holding `term` (called under the lock)."""
+        got = self._dfs.get(term)
+        if got is None:
+            row = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (term,)).fetchone()
+            got = row[0] if row else 0
+            if len(self._dfs) >= DF_CACHE_SIZE:
+                self._dfs.clear()
+            self._dfs[term] = got
+        return got
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency of a stem over chunks (the formula of
