@@ -19,7 +19,6 @@ from rag.answering.keywords import KeywordIndex
 from rag.index import ArticleIndex
 from rag.types import EmbeddingModel, Hit, StoredChunk
 
-
 # From this many changed articles on, `refresh` reads every chunk in one paged read (see _read_chunks).
 BULK_READ_FROM = 200
 
