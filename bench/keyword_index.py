@@ -1,11 +1,16 @@
 """Keyword-index write cost and query latency as the archive grows: FTS5 (rag.answering.keywords) vs
 an incremental in-memory inverted index vs rebuilding bm25s (what rag/retrieval.py does today).
 
-Synthetic articles of 50 chunks (100 content words each, Zipf-distributed vocabulary). At each size:
-the time to add one new article, to remove one, to bring another replica's index up to date
-after that write (`sync`), and the latency of 5-word queries over all articles and one article.
+Synthetic articles of 50 chunks (100 content words each, Zipf-distributed vocabulary), or with
+`--corpus squad` the articles of a SQuAD file over and over under new ids (chunked as indexing
+cuts them; what `bench.scale` indexes) asked its own questions. At each size: the time to add one
+new article, to remove one, to bring another replica's index up to date after that write
+(`sync`), and the latency of queries over all articles and one article. `--shares` then times the
+search over all articles with each `KeywordIndex.match_share` (1 = match on every word), and
+where the time goes: counting the rows matched against ranking them.
 
 Run: python -m bench.keyword_index [--sizes 100 1000 10000] [--rebuild-up-to 1000] [--memory-up-to 1000]
+     [--corpus synthetic|squad] [--data squad_v1_public.jsonl] [--shares 1 0.05]
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import statistics
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from rag.answering.keywords import KeywordIndex, chunk_terms
 from rag.text import terms
@@ -58,6 +64,30 @@ class Corpus:
 
     def query(self) -> str:
         return self.text(5)
+
+
+class SquadCorpus:
+    """The articles of a SQuAD-format file over and over, each copy under a new id, chunked with
+    the default settings; queries are the file's questions (seeded)."""
+
+    def __init__(self, data: Path, seed: int = 0) -> None:
+        from rag.chunking import chunk_article
+        from rag.config import Settings
+        from rag.evaluate import load_file
+
+        settings = Settings(_env_file=None)
+        raw, questions = load_file(data)
+        self.articles = [(a["title"], [c.text for c in chunk_article(a["text"], settings.chunk_size,
+                                                                      settings.chunk_overlap)[1]]) for a in raw]
+        self.questions = [q.question for q in questions]
+        self.rng = random.Random(seed)
+
+    def article(self, i: int) -> list[Chunk]:
+        title, texts = self.articles[i % len(self.articles)]
+        return [Chunk(f"a{i}-{j}", f"a{i}", title, t) for j, t in enumerate(texts)]
+
+    def query(self) -> str:
+        return self.rng.choice(self.questions)
 
 
 def _cumulative(weights):
@@ -126,14 +156,15 @@ def _time(fn, repeat: int = 1) -> float:
     return statistics.median(best)
 
 
-def run(sizes: list[int], rebuild_up_to: int, memory_up_to: int, queries: int) -> None:
-    corpus = Corpus()
+def run(sizes: list[int], rebuild_up_to: int, memory_up_to: int, queries: int,
+        corpus: Corpus | SquadCorpus | None = None, shares: list[float] | None = None) -> None:
+    corpus = corpus or Corpus()
     fts, mem = KeywordIndex(), InMemoryIndex()
     stamps: dict[str, str] = {}
     replica = KeywordIndex()  # another process's index, following the writer through sync()
     held: dict[str, list[Chunk]] = {}
     filled = 0
-    print(f"articles of {CHUNKS_PER_ARTICLE} chunks x {WORDS_PER_CHUNK} words; median of 5 writes / {queries} queries")
+    print(f"{type(corpus).__name__} articles; median of 5 writes / {queries} queries")
     print("| articles | chunks | FTS5 add one | FTS5 remove one | replica sync after it | FTS5 query all / one article "
           "| in-memory add one | in-memory query all / one | bm25s rebuild, query (today) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -205,6 +236,30 @@ def run(sizes: list[int], rebuild_up_to: int, memory_up_to: int, queries: int) -
             flush=True,
         )
         print(f"  (filled in {fill:.0f} s; max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)", flush=True)
+        for share in shares or []:
+            _time_share(fts, qs, share)
+
+
+def _time_share(index: KeywordIndex, qs: list[str], share: float) -> None:
+    """Search over all articles with `match_share` = share, p50/p95, and what the FTS5 query of
+    the words it matches on costs when it only counts the rows instead of ranking them."""
+    held = index.match_share, index.match_floor
+    index.match_share = share
+    if share >= 1:
+        index.match_floor = len(index)
+    took, counted, rows = [], [], []
+    for q in qs:
+        took.append(_time(lambda q=q: index.search(q, 20)))
+        words = sorted(set(terms(q)))
+        matched = index._match_words({w: index._df(w) for w in words})  # noqa: SLF001
+        match = " OR ".join(f'"{w}"' for w in matched)
+        started = time.perf_counter()
+        rows.append(index._db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0])  # noqa: SLF001
+        counted.append(time.perf_counter() - started)
+    index.match_share, index.match_floor = held
+    took.sort()
+    print(f"  match share {share}: search all p50 {_ms(statistics.median(took))}, p95 {_ms(took[int(0.95 * len(took))])}; "
+          f"rows matched p50 {statistics.median(rows):,.0f}, counting them p50 {_ms(statistics.median(counted))}", flush=True)
 
 
 def main() -> None:
@@ -213,8 +268,13 @@ def main() -> None:
     ap.add_argument("--rebuild-up-to", type=int, default=1000, help="largest size at which bm25s is rebuilt too")
     ap.add_argument("--memory-up-to", type=int, default=1000, help="largest size with the in-memory candidate too")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--corpus", choices=["synthetic", "squad"], default="synthetic")
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+                    / "squad_v1_public.jsonl", help="the SQuAD file of --corpus squad")
+    ap.add_argument("--shares", type=float, nargs="*", default=[], help="match shares to time at each size")
     args = ap.parse_args()
-    run(sorted(args.sizes), args.rebuild_up_to, args.memory_up_to, args.queries)
+    corpus = SquadCorpus(args.data) if args.corpus == "squad" else Corpus()
+    run(sorted(args.sizes), args.rebuild_up_to, args.memory_up_to, args.queries, corpus, args.shares)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,9 @@ def test_idf_follows_the_chunks_held():
     assert index.idf("lantern") < index.idf("zeppelin")  # in every chunk vs in none
     rare = index.idf("133")
     index.add([C("extra", "extra", "Extra", "Colour 133 again.")])
-    assert index.idf("133") < rare
+    assert index.idf("133") < rare  # the document frequencies kept between writes were dropped
+    index.remove("extra")
+    assert index.idf("133") == pytest.approx(rare)
 
 
 def test_searches_while_another_thread_writes():
@@ -200,15 +202,25 @@ def test_top_k_agrees_with_bm25s_on_a_small_corpus():
     assert overlap / (10 * trials) >= 0.75
 
 
-def test_in_a_large_archive_words_in_most_chunks_are_not_searched_for(monkeypatch):
-    import rag.answering.keywords as keyword_index
-
-    monkeypatch.setattr(keyword_index, "SKIP_COMMON_FROM", 3)
-    index = KeywordIndex()
-    index.add([
+def test_in_a_large_archive_candidates_come_from_the_rarest_words_scored_with_all():
+    """Over all articles, a search past its row budget matches on its rarest words only (here
+    "library", in 2 of 4 chunks; "mayor", in 3, would exceed 2 rows) but scores with every word;
+    a query of common words only keeps its rarest; a search scoped to one article matches all."""
+    chunks = [
         C("a", "x", "Notes", "The mayor opened a library."),
         C("b", "x", "Notes", "The mayor spoke."),
         C("c", "y", "Other", "The mayor left."),
-    ])
-    assert [cid for cid, _ in index.search("library mayor", k=3)] == ["a"]  # "mayor" is everywhere
-    assert {cid for cid, _ in index.search("mayor", k=3)} == {"a", "b", "c"}  # nothing rarer: kept
+        C("d", "z", "Else", "The library closed."),
+    ]
+    everything = KeywordIndex()
+    everything.add(chunks)
+    assert [cid for cid, _ in everything.search("library mayor", k=4)][:2] == ["a", "d"]
+    assert {cid for cid, _ in everything.search("library mayor", k=4)} == {"a", "b", "c", "d"}
+
+    budgeted = KeywordIndex(match_share=0.5, match_floor=0)
+    budgeted.add(chunks)
+    got = budgeted.search("library mayor", k=4)
+    assert [cid for cid, _ in got] == ["a", "d"]  # b and c hold only "mayor": not candidates
+    assert dict(got)["a"] == pytest.approx(dict(everything.search("library mayor", k=4))["a"])  # "mayor" still counts
+    assert {cid for cid, _ in budgeted.search("mayor", k=4)} == {"a", "b", "c"}
+    assert {cid for cid, _ in budgeted.search("library mayor", k=4, article_id="x")} == {"a", "b"}

@@ -83,3 +83,18 @@ def test_keyword_scores_rank_as_bm25s_does(seeded):
         got = retriever.keyword.search(question, 5)
         assert [cid for cid, _ in got] == want
         assert [round(s, 4) for _, s in got] == [round(float(scores[[c.id for c in chunks].index(cid)]), 4) for cid, _ in got]
+
+
+def test_a_first_refresh_of_many_articles_reads_every_chunk_at_once(seeded, monkeypatch):
+    """One paged read of the whole store instead of one filtered read per article (whose cost
+    grows with the collection): the same chunks either way."""
+    import rag.answering.retrieval as retrieval
+
+    seeded.index_articles([_article(f"tram-{i}", f"Tram line {i} opened to the airport.") for i in range(3)])
+    one_by_one = seeded._answer_pipeline().retriever.chunks  # noqa: SLF001
+    monkeypatch.setattr(retrieval, "BULK_READ_FROM", 2)
+    reads = _spy(monkeypatch, seeded.store, "chunks")
+    fresh = retrieval.HybridRetriever(seeded.store, seeded.embeddings)
+    fresh.refresh(seeded.store.article_stamps(), seeded.store.article_texts())
+    assert reads == [()]
+    assert [c.id for c in fresh.chunks] == [c.id for c in one_by_one]

@@ -32,8 +32,17 @@ _TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '-'"
 # Stands in for a chunk with no content word, as `rag.answering.retrieval` does for bm25s (a document
 # must have a token to have a length).
 _EMPTY = "∅"
-# From this many chunks on, words found in over half of them are not searched for (see `search`).
-SKIP_COMMON_FROM = 10_000
+# A search over all articles has FTS5 rank (bm25(), ~1-2 µs a row) every chunk that holds any word
+# it matches on, and at 500,000 chunks a question's words are in ~90,000 of them: ranking is most
+# of the time (counting the same matches takes a tenth of it; docs/benchmarks.md). So it matches
+# on its rarest words only, as many as hold together at most MATCH_SHARE of the chunks (the rarest
+# always), and scores the candidates with every word: a chunk holding only the commoner words
+# can score at most their small idfs. Below MATCH_FLOOR matched rows nothing is left out (cheap).
+MATCH_SHARE = 0.05
+MATCH_FLOOR = 5_000
+# Document frequencies looked up are kept until the next write (fts5vocab counts a word's chunks
+# by reading its whole posting list: ~1 ms for a common word at 500,000 chunks), at most this many.
+DF_CACHE_SIZE = 100_000
 # FTS5 picks this many candidates per hit asked for (at least MIN_CANDIDATES), which are then
 # scored as bm25s scores; bm25s's own defaults.
 CANDIDATES_PER_HIT = 5
@@ -60,7 +69,8 @@ class KeywordIndex:
     """BM25 over chunks, scoped to all articles or one; `add`, `remove` and `sync` change only
     the articles they are given. Thread-safe (one connection, one lock: queries take ~1 ms)."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, match_share: float = MATCH_SHARE, match_floor: int = MATCH_FLOOR) -> None:
+        self.match_share, self.match_floor = match_share, match_floor
         # The database is this process's own cache (rebuilt from the records at start-up), so it
         # needs no durability: no journal, no fsync.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -81,6 +91,7 @@ class KeywordIndex:
             CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab (fts, 'row');
             """
         )
+        self._dfs: dict[str, int] = {}  # see DF_CACHE_SIZE; emptied by every write
         # Chunks held, kept here: count(*) reads the whole table, and `idf` is called per word.
         self._n, self._tokens = self._db.execute("SELECT count(*), coalesce(sum(length), 0) FROM chunk").fetchone()
 
@@ -150,6 +161,7 @@ class KeywordIndex:
 
     @contextmanager
     def _transaction(self):
+        self._dfs.clear()
         self._db.execute("BEGIN")
         try:
             yield
@@ -169,19 +181,17 @@ class KeywordIndex:
         FTS5 finds the candidates (its own BM25, in C, best `CANDIDATES_PER_HIT` x k); they are
         then scored as bm25s scores (Lucene idf, k1 1.5, b 0.75) from their stored stems, so the
         ranking is bm25s's, not FTS5's (whose idf of a word in half the chunks is ~0, which on a
-        small archive reorders the best chunks: the dev questions' recall@4 fell from 1.0 to 0.89)."""
+        small archive reorders the best chunks: the dev questions' recall@4 fell from 1.0 to 0.89).
+        Over all articles of a large archive only the rarest words find candidates (MATCH_SHARE)."""
         words = sorted(set(terms(query)))
         if not words or k <= 0:
             return []
         with self._lock:
-            # A word in over half of a large archive's chunks only adds near-zero matches at
-            # the tail, yet scoring it visits most of the archive: there, leave it out. A query
-            # of such words only is kept whole.
-            if self._n >= SKIP_COMMON_FROM:
-                words = [w for w in words if self._df(w) <= self._n / 2] or words
-            rows = self._candidates(words, max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES), article_id)
             df = {w: self._df(w) for w in words}
             n, avg = self._n, (self._tokens / self._n if self._n else 1.0)
+            # Scoped to one article the rowid range bounds the rows ranked: every word is matched.
+            matched = words if article_id is not None else self._match_words(df)
+            rows = self._candidates(matched, max(k * CANDIDATES_PER_HIT, MIN_CANDIDATES), article_id)
         idf = {w: math.log(1 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         scored = []
         for chunk_id, body, length in rows:
@@ -192,6 +202,21 @@ class KeywordIndex:
                 scored.append((chunk_id, score))
         scored.sort(key=lambda cs: -cs[1])
         return scored[:k]
+
+    def _match_words(self, df: Mapping[str, int]) -> list[str]:
+        """The words a search over all articles matches on (see MATCH_SHARE): the rarest first,
+        while the chunks holding them add up to the budget; the rarest (held) one always."""
+        budget = max(self.match_floor, self.match_share * self._n)
+        held = sorted((d, w) for w, d in df.items() if d > 0)
+        if sum(d for d, _ in held) <= budget:
+            return list(df)
+        out, rows = [], 0
+        for d, w in held:
+            if out and rows + d > budget:
+                break
+            out.append(w)
+            rows += d
+        return out
 
     def _candidates(self, words: list[str], limit: int, article_id: str | None) -> list[tuple[str, str, int]]:
         """(chunk id, stems, length) of the `limit` best chunks by FTS5's own BM25."""
@@ -209,8 +234,15 @@ class KeywordIndex:
         return self._db.execute(sql.format(scope="AND fts.rowid BETWEEN ? AND ?"), (match, span[0], span[1], limit)).fetchall()
 
     def _df(self, term: str) -> int:
-        got = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (term,)).fetchone()
-        return got[0] if got else 0
+        """Chunks holding `term` (called under the lock)."""
+        got = self._dfs.get(term)
+        if got is None:
+            row = self._db.execute("SELECT doc FROM vocab WHERE term = ?", (term,)).fetchone()
+            got = row[0] if row else 0
+            if len(self._dfs) >= DF_CACHE_SIZE:
+                self._dfs.clear()
+            self._dfs[term] = got
+        return got
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency of a stem over chunks (the formula of
