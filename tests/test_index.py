@@ -96,6 +96,7 @@ def test_orphan_vectors_from_an_interrupted_run_are_cleaned(seeded, tmp_path):
     collection.add(ids=["orphan-1"], documents=["stray"], embeddings=[[0.1] * 384],
                    metadatas=[{"article_id": "paris-summit-on-ukraine", "title": "t", "source": "s",
                                "chunk_index": 99, "start": 0, "end": 5}])
+    seeded.store.records.set_meta("write_unfinished", "1")  # what the killed run left set
     seeded.index(write(tmp_path / "next.txt", "Another article arrives."))
     assert "orphan-1" not in _ids_in_chroma(seeded)
 
@@ -294,3 +295,23 @@ def test_index_takes_a_list_of_paths_as_well_as_several_arguments(assistant, tmp
     report = assistant.index([a, str(b)])
     assert sorted(report.added) == ["a", "b"] and not report.failed
     assert assistant.index(a, b).skipped == ["a", "b"]
+
+
+def test_the_repair_runs_only_after_a_write_that_did_not_finish(seeded, tmp_path):
+    """The repair reads every chunk and key (minutes at 10,000 articles), so a write pays it only
+    when the marker says the last write stopped midway."""
+    store = seeded.store
+
+    def orphan(cid):
+        store.chroma.collection.add(
+            ids=[cid], documents=["x"], embeddings=[[0.1] * 384],
+            metadatas=[{"article_id": "gone", "title": "t", "source": "s", "chunk_index": 0, "start": 0, "end": 1}],
+        )
+
+    orphan("orphan-a")
+    seeded.index(write(tmp_path / "one.txt", "A first extra article. About rivers."))
+    assert store.chroma.collection.get(ids=["orphan-a"])["ids"] == ["orphan-a"]  # finished writes: no repair
+    store.records.set_meta("write_unfinished", "1")  # as a write killed midway leaves it
+    seeded.index(write(tmp_path / "two.txt", "A second extra article. About hills."))
+    assert store.chroma.collection.get(ids=["orphan-a"])["ids"] == []
+    assert store.records.get_meta("write_unfinished") == "0"

@@ -42,6 +42,24 @@ class IndexWriter:
                 f"'{model}': use the same RAG_EMBEDDING_BACKEND, or delete the index folder and re-index."
             )
 
+    # The repair reads every chunk's metadata and every record key: ~100 s at 10,000 articles
+    # (docs/benchmarks.md). So it runs only when the last write did not finish: a marker is set
+    # (under the file lock) before a write changes anything and cleared when it has finished.
+    # An index made before the marker existed has none, and is repaired once.
+    _WRITE_MARKER = "write_unfinished"
+
+    # Only the embedded store repairs (see `_repair`), so only it keeps the marker.
+    def _last_write_unfinished(self) -> bool:
+        return self.settings.store == "embedded" and self.index.records.get_meta(self._WRITE_MARKER) != "0"
+
+    def _open_write(self) -> None:
+        if self.settings.store == "embedded":
+            self.index.records.set_meta(self._WRITE_MARKER, "1")
+
+    def _close_write(self) -> None:
+        if self.settings.store == "embedded":
+            self.index.records.set_meta(self._WRITE_MARKER, "0")
+
     def _repair(self) -> int:
         """Delete vectors that no record covers: chunks LangChain's record manager does not know
         (a run killed between writing vectors and keys) and chunks of articles with no article
@@ -114,7 +132,9 @@ class IndexWriter:
         started = time.perf_counter()
         with self.index.lock.hold(on_wait=on_wait):
             self._check_model()
-            self._repair()
+            if self._last_write_unfinished():
+                self._repair()
+            self._open_write()
             signature = self.index.chunking_signature()
             for item in articles:
                 if isinstance(item, tuple):
@@ -126,6 +146,7 @@ class IndexWriter:
                     done = item.id
                 if on_progress:
                     on_progress(done)
+            self._close_write()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -210,6 +231,7 @@ class IndexWriter:
                 "`rag list` shows the indexed ones. Nothing was removed."
             )
         with self.index.lock.hold(on_wait=on_wait):
+            self._open_write()
             for article_id in ids:
                 # The record goes first: from then on the article is not used for answers, so a
                 # run killed before its vectors are gone leaves nothing visible (only recorded
@@ -224,5 +246,6 @@ class IndexWriter:
                     self.index.record_manager.delete_keys(keys)
                 report.chunks_deleted += before - chroma.count()
                 report.removed.append(article_id)
+            self._close_write()
         report.seconds = time.perf_counter() - started
         return report
