@@ -133,7 +133,7 @@ def find_span(short: str, sentence: str) -> tuple[int, int] | None:
     pieces = re.findall(r"\w+", short)
     if not pieces:
         return None
-    pattern = r"(?<!\w)" + r"\W{1,3}".join(re.escape(p) for p in pieces) + r"(?!\w)"
+    pattern = r"(?<!\w)" + r"\W+".join(re.escape(p) for p in pieces) + r"(?!\w)"
     m = re.search(pattern, sentence, re.IGNORECASE)
     return (m.start(), m.end()) if m else None
 
