@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         corpus = pipeline.corpus
         index = next(i for i, s in enumerate(corpus.sentences(c.article_id)) if s.start == c.start)
         evidence = evidence_of(corpus, c.article_id, index)
-        article_terms = set().union(*corpus.sentence_terms(c.article_id))
+        article_terms = corpus.article_terms(c.article_id)
         title = corpus.titles.get(c.article_id, "")
         rules = {r for r in ALL_RULES if missing_facts(q.question, evidence, title, (r,), article_terms)}
         if rules:

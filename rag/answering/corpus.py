@@ -27,6 +27,7 @@ class ArticleSentences(NamedTuple):
     starts: list[int]  # each sentence's start offset, for bisecting
     terms: list[set[str]]  # each sentence's stemmed words
     prefixes: list[set[str]]  # and their five-letter prefixes
+    all_terms: frozenset[str]  # every stemmed word of the article
 
 
 class Corpus:
@@ -74,7 +75,9 @@ class Corpus:
             text = self._texts[article_id]
             sents = split_sentences(text, max_chars=self._max_sentence)
             own = [set(terms(text[s.start : s.end])) for s in sents]
-            got = ArticleSentences(sents, [s.start for s in sents], own, [{prefix(t) for t in ts} for ts in own])
+            got = ArticleSentences(
+                sents, [s.start for s in sents], own, [{prefix(t) for t in ts} for ts in own], frozenset().union(*own)
+            )
             with self._lock:
                 self._sentences[article_id] = got
         return got
@@ -84,6 +87,10 @@ class Corpus:
 
     def sentence_terms(self, article_id: str) -> list[set[str]]:
         return self._prepare(article_id).terms
+
+    def article_terms(self, article_id: str) -> frozenset[str]:
+        """Every stemmed word of the article (where a question's names must be found)."""
+        return self._prepare(article_id).all_terms
 
     def names(self, article_id: str) -> set[str]:
         """Lower-cased words that appear inside multi-word capitalised names in the article."""

@@ -221,7 +221,7 @@ class ExtractiveAnswerer:
         if self.key_facts and missing_facts(
             search, evidence_of(corpus, primary.article_id, primary.index),
             corpus.titles.get(primary.article_id, ""), self.key_facts,
-            set().union(*corpus.sentence_terms(primary.article_id)),
+            corpus.article_terms(primary.article_id),
         ):
             # It matches the question's words but not what the question pins down.
             return refusal(ctx, self.name, confidence=confidence)

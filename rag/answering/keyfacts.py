@@ -76,7 +76,7 @@ RULES = ("year", "date", "name", "counted", "negation")
 
 
 def missing_facts(
-    question: str, evidence: str, title: str = "", rules: tuple[str, ...] = RULES, article_terms: set[str] | None = None
+    question: str, evidence: str, title: str = "", rules: tuple[str, ...] = RULES, article_terms: set[str] | frozenset[str] | None = None
 ) -> list[str]:
     """The key facts of `question` that `evidence` (the answering sentence with its neighbours)
     and the article's `title` do not state, each as the question words it is about. Names are
