@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.answering.checker import (
-    CitationChecker,
     cited_numbers,
     strip_markers,
     visible_text,
 )
-from rag.answering.extractive import ExtractiveAnswerer, word_pieces
-from rag.answering.llm import failure_reason, format_passages, message_text
+from rag.answering.extractive import word_pieces
+from rag.answering.llm import BackendAnswerer, format_passages, message_text
 from rag.answering.render import cited_quote, refusal
 from rag.text import STOPWORDS, fold, stem, terms
 from rag.types import Answer, AnswerContext, Citation
@@ -174,34 +173,16 @@ def copied_run(reply: str, sentence: str, asked: set[str]) -> tuple[int, int] | 
     return toks[lo].start(), toks[hi - 1].end()
 
 
-class GroundedLLMAnswerer:
+class GroundedLLMAnswerer(BackendAnswerer):
     """An LLM picks the short answer and its passage; the quote comes from the article, checked."""
 
     can_stream = False
 
-    def __init__(
-        self,
-        chat_model: BaseChatModel,
-        embeddings=None,
-        *,
-        fallback: ExtractiveAnswerer | None = None,
-        name: str = "llm",
-        backend: str = "the LLM backend",
-        checker: CitationChecker | None = None,
-        secrets: tuple[str, ...] = (),
-    ) -> None:
-        self.chat_model = chat_model
-        self.fallback = fallback or ExtractiveAnswerer(embeddings)
-        self.name = name
-        self.backend = backend
-        self.checker = checker or CitationChecker(embeddings)
-        self._secrets = tuple(s for s in secrets if s)
+    def __init__(self, chat_model: BaseChatModel, embeddings=None, **kwargs) -> None:
+        super().__init__(chat_model, embeddings, **kwargs)
         # What the last answer's model reply proposed and kept, for bench/llm.py.
         self.last_proposed = 0
         self.last_kept = 0
-
-    def __repr__(self) -> str:
-        return f"GroundedLLMAnswerer(name={self.name!r}, backend={self.backend!r})"
 
     def answer(self, ctx: AnswerContext) -> Answer:
         self.last_proposed = self.last_kept = 0
@@ -210,11 +191,7 @@ class GroundedLLMAnswerer:
         try:
             reply = message_text(self.chat_model.invoke(grounded_messages(ctx.search, ctx.hits)))
         except Exception as exc:  # noqa: BLE001 - any backend failure means the offline answer
-            reason = failure_reason(exc, self._secrets)
-            log.warning("LLM backend at %s failed: %s", self.backend, reason)
-            answer = self.fallback.answer(ctx)
-            answer.notice = f"The LLM backend at {self.backend} did not answer ({reason}); this is the offline answer."
-            return answer
+            return self._fallback(exc, ctx)
         return self.ground(reply, ctx)
 
     def ground(self, reply: str, ctx: AnswerContext) -> Answer:

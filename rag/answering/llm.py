@@ -220,11 +220,11 @@ def message_text(message) -> str:
     return str(content or "")
 
 
-# --- the answerer --------------------------------------------------------------------------------
-class LLMAnswerer:
-    """Answers with a LangChain chat model from the numbered passages, then keeps only supported citations."""
-
-    can_stream = True
+# --- the answerers -------------------------------------------------------------------------------
+class BackendAnswerer:
+    """What every answerer behind a chat model shares: the model, the checker, the offline
+    answerer it falls back to (with a notice) when the backend fails, and the secrets kept out
+    of that notice."""
 
     def __init__(
         self,
@@ -246,7 +246,7 @@ class LLMAnswerer:
         self._secrets = tuple(s for s in secrets if s)
 
     def __repr__(self) -> str:
-        return f"LLMAnswerer(name={self.name!r}, backend={self.backend!r})"
+        return f"{type(self).__name__}(name={self.name!r}, backend={self.backend!r})"
 
     def _down_notice(self, exc: BaseException) -> str:
         return (
@@ -259,6 +259,12 @@ class LLMAnswerer:
         answer = self.fallback.answer(ctx)
         answer.notice = self._down_notice(exc)
         return answer
+
+
+class LLMAnswerer(BackendAnswerer):
+    """Answers with a LangChain chat model from the numbered passages, then keeps only supported citations."""
+
+    can_stream = True
 
     def _finish(self, state: CheckedAnswer, ctx: AnswerContext, notice: str | None = None) -> Answer:
         if not state.citations:
