@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from rag.answering.checker import visible_text
 from rag.answering.language import NAME_WITH_PARTICLES
 from rag.answering.llm import failure_reason, message_text
+from rag.answering.render import markdown_unquote
 from rag.text import STOPWORDS, fold
 from rag.types import Message
 
@@ -42,7 +43,7 @@ _BOLD_LEAD = re.compile(r"^\s*\*\*(.+?)\*\*")
 def short_answer_of(answer_text: str) -> str | None:
     """The short answer an earlier reply of ours led with ("**Macron** [1]…"), unescaped."""
     m = _BOLD_LEAD.match(answer_text or "")
-    return re.sub(r"\\([\\`*_\[\]#~])", r"\1", m.group(1)) if m else None
+    return markdown_unquote(m.group(1)) if m else None
 
 
 def earlier_answers(question: str, history: list[Message] | None) -> list[str]:
@@ -153,7 +154,7 @@ class HeuristicRewriter:
                 if short and _entities(short):
                     return f"{question} ({short})"
                 # Our answers' Markdown: citation marks, bold spans, escaped characters.
-                clean = re.sub(r"\\([\\`*_\[\]#~])", r"\1", re.sub(r"\[\d+\]|\*\*", "", source))
+                clean = markdown_unquote(re.sub(r"\[\d+\]|\*\*", "", source))
                 clean = clean.split("\n\n")[-1] if short else clean
                 ents = _entities(clean)
                 if ents:

@@ -23,6 +23,11 @@ def markdown_quote(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def markdown_unquote(text: str) -> str:
+    """`markdown_quote` undone: the article's words back from an answer's Markdown."""
+    return re.sub(r"\\([\\`*_\[\]#~])", r"\1", text)
+
+
 # "What is …", "How many tanks did …", "Did …": questions whose word order cannot follow "does not
 # say" ("does not say what is the capital"); those are quoted instead.
 _INVERTED = re.compile(
