@@ -73,12 +73,32 @@ CLICKS_JS = """
     if (side) open ? side.setAttribute('data-open', '') : side.removeAttribute('data-open');
   };
   // Now and then something in Gradio's update of the page scrolls it to the top after such a click
-  // (seen on phones); the reader's place is held for a moment, so the chat never jumps.
+  // (seen on phones). The reader's place is held until the server's update has been drawn (the
+  // side panel quiet for a moment; at most 10 s on a slow server), and let go at once when the
+  // reader scrolls or types: a fixed second was too short when the reply came late.
+  let release = null;
   const hold = () => {
-    const x = window.scrollX, y = window.scrollY, until = performance.now() + 1000;
+    if (release) release();
+    const x = window.scrollX, y = window.scrollY, started = performance.now();
+    let quietSince = started, changed = false, done = false;
+    const side = document.querySelector('#side');
+    const seen = new MutationObserver(() => { changed = true; quietSince = performance.now(); });
+    if (side) seen.observe(side, {childList: true, subtree: true, characterData: true});
+    const mine = ['wheel', 'touchstart', 'keydown', 'mousedown'];
+    const stop = () => {
+      done = true;
+      seen.disconnect();
+      mine.forEach((e) => window.removeEventListener(e, stop, true));
+      if (release === stop) release = null;
+    };
+    release = stop;
+    mine.forEach((e) => window.addEventListener(e, stop, {capture: true, passive: true}));
     const keep = () => {
+      if (done) return;
       if (window.scrollY !== y) window.scrollTo(x, y);
-      if (performance.now() < until) requestAnimationFrame(keep);
+      const now = performance.now();
+      if (now - started > 10000 || (changed && now - quietSince > 800)) return stop();
+      requestAnimationFrame(keep);
     };
     requestAnimationFrame(keep);
   };
