@@ -10,7 +10,11 @@ a retrieved passage. Three kinds per question:
   cited to the passage that holds the real answer (should be dropped; the hardest case, as the claim
   shares the question's words with the passage).
 
-Run: python -m bench.citations [--articles 12] [--per-article 25]
+With `--reader` (the shipped one, or a fold's from `bench.fit_reader --save-folds`: then only
+the articles it never saw), a citation must also quote a sentence the reader finds to answer the
+question (`ExtractiveAnswerer.endorsed`), as the LLM answerers require.
+
+Run: python -m bench.citations [--articles 12] [--per-article 25] [--reader [WEIGHTS]]
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import re
 import tempfile
 from pathlib import Path
 
+from bench.fit_reader import fold_reader, questions_about
 from rag.answering.checker import (
     MIN_ANSWER_PART,
     MIN_QUESTION_PART,
     NEIGHBOUR_MATCH,
     CitationChecker,
 )
+from rag.answering.reader import WEIGHTS
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import _contains, load_file
@@ -52,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-question-part", type=float, default=MIN_QUESTION_PART)
     ap.add_argument("--neighbour-match", type=float, default=NEIGHBOUR_MATCH,
                     help="credit for an answer word found only in the neighbouring sentence")
+    ap.add_argument("--reader", type=Path, nargs="?", const=WEIGHTS, default=None,
+                    help="also require the reader's endorsement (default weights: the shipped ones)")
+    ap.add_argument("--endorsed-share", type=float, default=None)
     args = ap.parse_args(argv)
 
     raw, questions = load_file(args.data)
@@ -61,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     article_of = {q["id"]: a["id"] for a, row in zip(raw, rows) for q in row["questions"]}
     rng = random.Random(args.seed)
     by_article: dict[str, list] = {}
+    reader = None
+    if args.reader:
+        reader, held = fold_reader(args.reader)
+        questions = questions_about(args.data, questions, held)
     for q in questions:
         if q.id in article_of and q.answerable:
             by_article.setdefault(article_of[q.id], []).append(q)
@@ -68,22 +81,32 @@ def main(argv: list[str] | None = None) -> None:
     assistant = Assistant(Settings(_env_file=None, index_dir=Path(tempfile.mkdtemp(prefix="rag-cite-")) / "index"))
     assistant.index_articles(Article(id=a["id"], title=a["title"], source="bench", text=a["text"]) for a in raw)
     pipeline = assistant._answer_pipeline()  # noqa: SLF001 - a benchmark looks inside
+    answerer = pipeline.answerer
+    answerer._reader = reader  # noqa: SLF001 - None: the word rules alone
+    if args.endorsed_share is not None:
+        import rag.answering.extractive as extractive
+
+        extractive.ENDORSED_SHARE = args.endorsed_share
     checker = CitationChecker(assistant.embeddings, min_answer_part=args.min_answer_part,
                               min_question_part=args.min_question_part, neighbour_match=args.neighbour_match)
 
     kept = {"supported": [0, 0], "wrong passage": [0, 0], "wrong answer": [0, 0]}
     for aid, qs in by_article.items():
         for q in rng.sample(qs, min(args.per_article, len(qs))):
-            hits = pipeline.retriever.retrieve(q.question, article=aid, k=assistant.settings.k,
-                                               query_vector=assistant.embeddings.embed_query(q.question))
+            ctx = pipeline.context(q.question, article=aid)
+            hits = ctx.hits
+            endorsed = answerer.endorsed(ctx)
             right = next((n for n, h in enumerate(hits, 1) if _contains(h.chunk.text, q.answers)), None)
             if right is None:
                 continue
             gold = q.answers[0]
 
             def check(kind: str, text: str, n: int) -> None:
-                sup = checker.support(claim(q.question, text), n, hits[n - 1], pipeline.corpus, q.question)
-                kept[kind][0] += bool(sup and sup.supported)
+                sup = checker.support(claim(q.question, text), n, hits[n - 1], ctx.corpus, q.question)
+                ok = bool(sup and sup.supported)
+                if ok and endorsed is not None:
+                    ok = (sup.article_id, sup.sentence) in endorsed
+                kept[kind][0] += ok
                 kept[kind][1] += 1
 
             check("supported", gold, right)
@@ -96,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{args.data.name}, {len(by_article)} articles, up to {args.per_article} questions each; "
           f"answer part >= {args.min_answer_part}, question part >= {args.min_question_part}, "
-          f"neighbour sentence credit {args.neighbour_match}")
+          f"neighbour sentence credit {args.neighbour_match}; reader {args.reader or 'off'}")
     print("| claim cited to | claims | kept |\n|---|---:|---:|")
     for kind, (k, n) in kept.items():
         print(f"| {kind} | {n} | {k / n:.1%} |" if n else f"| {kind} | 0 | – |")

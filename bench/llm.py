@@ -18,7 +18,12 @@ proposed / kept (a claim is an answer sentence with `[n]`; for the grounded mode
 kept claims that are wrong (none of their cited sentences holds a gold answer; every claim kept
 for an unanswerable question is wrong), refusals of unanswerable questions, p50 / p95 seconds.
 
+With `--reader fold-K.safetensors` (`bench.fit_reader --save-folds`) the offline answerer and the
+checker's endorsement use a reader fitted without some articles, and the SQuAD questions are
+sampled from those articles only: figures on articles the reader never saw.
+
 Run: python -m bench.llm [--v1 100 --v2 100] [--systems extractive free grounded local-gemma local-smollm2]
+     [--reader WEIGHTS]
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from bench.fit_reader import questions_about
 from rag.answering.checker import (
     answer_sentences,
     has_words,
@@ -46,7 +52,7 @@ from rag.answering.checker import (
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.evaluate import Question, _contains, load_file
-from rag.text import normalise_answer
+from rag.text import answer_f1, normalise_answer
 from rag.types import Answer, Article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,15 +74,6 @@ class Replies(BaseCallbackHandler):
 
 
 # --- scoring -------------------------------------------------------------------------------------
-def f1(prediction: str, gold: str) -> float:
-    p, g = normalise_answer(prediction).split(), normalise_answer(gold).split()
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if not p or not g or not common:
-        return float(p == g)
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
 def short_answer(answer: Answer) -> str:
     if answer.answer_span:
         return answer.answer_span
@@ -132,7 +129,7 @@ class Tally:
                 self.hits += _contains(answer.text, q.answers)
                 pred = short_answer(answer)
                 self.em += max((float(normalise_answer(pred) == normalise_answer(g)) for g in q.answers), default=0.0)
-                self.f1 += max((f1(pred, g) for g in q.answers), default=0.0)
+                self.f1 += max((answer_f1(pred, g) for g in q.answers), default=0.0)
             self.kept_wrong += sum(1 for quotes in shown if not any(_contains(x, q.answers) for x in quotes))
         else:
             self.unanswerable += 1
@@ -164,7 +161,7 @@ HEADER = (
 
 
 # --- data ----------------------------------------------------------------------------------------
-def datasets(v1: int, v2: int, seed: int) -> list[tuple[str, list[Article], list[Question]]]:
+def datasets(v1: int, v2: int, seed: int, titles: set[str] | None = None) -> list[tuple[str, list[Article], list[Question]]]:
     seed_text = (ROOT / "seeds" / "paris-summit-on-ukraine.md").read_text(encoding="utf-8")
     _, dev = load_file(EVAL / "dev_article.jsonl")
     out = [("seed dev set", [Article(id="paris-summit-on-ukraine", title="Paris summit on Ukraine",
@@ -174,6 +171,7 @@ def datasets(v1: int, v2: int, seed: int) -> list[tuple[str, list[Article], list
             continue
         raw, questions = load_file(EVAL / f"{name}.jsonl")
         articles = [Article(id=a["id"], title=a["title"], source=f"eval:{name}", text=a["text"]) for a in raw]
+        questions = questions_about(EVAL / f"{name}.jsonl", questions, titles)
         out.append((name, articles, random.Random(seed).sample(questions, min(count, len(questions)))))
     return out
 
@@ -203,7 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     ap.add_argument("--out", type=Path, help="also write every answer as JSON lines here")
+    ap.add_argument("--reader", type=Path, default=None, help="reader weights (a fold's: its held-out articles only)")
     args = ap.parse_args(argv)
+    reader = held = None
+    if args.reader:
+        from bench.fit_reader import fold_reader
+
+        reader, held = fold_reader(args.reader)
 
     from rag.embeddings import OnnxEmbeddings
 
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             from bench.llama_server import llama_server
 
             server = stack.enter_context(llama_server())
-        for data_name, articles, questions in datasets(args.v1, args.v2, args.seed):
+        for data_name, articles, questions in datasets(args.v1, args.v2, args.seed, held):
             index_dir = Path(tempfile.mkdtemp(prefix="rag-llm-bench-")) / "index"
             Assistant(Settings(_env_file=None, index_dir=index_dir), embeddings=embeddings).index_articles(articles)
             print(f"\n{data_name}: {len(questions)} questions "
@@ -227,6 +231,9 @@ def main(argv: list[str] | None = None) -> None:
                 settings = Settings(_env_file=None, index_dir=index_dir, **system_settings(name, index_dir, server))
                 assistant = Assistant(settings, embeddings=embeddings)
                 pipeline = assistant._answer_pipeline()  # noqa: SLF001 - a benchmark looks inside
+                if reader is not None:
+                    offline = getattr(pipeline.answerer, "fallback", pipeline.answerer)
+                    offline._reader = reader  # noqa: SLF001
                 replies = Replies()
                 chat = getattr(pipeline.answerer, "chat_model", None)
                 if chat is not None:

@@ -5,7 +5,13 @@ For each sampled question: is the short answer exactly a gold answer (EM) and ho
 short answer scores 0); does the cited sentence hold a gold answer; and, for unanswerable
 questions (SQuAD 2.0), is it refused. Also the false refusals and warm latency.
 
+With the reader (the default), `--reader fold-K.safetensors` (from `bench.fit_reader fit --folds
+--save-folds`) measures a reader fitted without some articles on the questions about those
+articles only: the held-out figure. `--no-reader` measures the answerer without it (the
+best-scored sentence alone, no short answer).
+
 Run: python -m bench.spans [--data squad_v1_public.jsonl] [--sample 0 = all] [--key-facts RULE ...]
+     [--reader WEIGHTS | --no-reader]
 """
 
 from __future__ import annotations
@@ -17,14 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.fit_spans import f1
+from bench.fit_reader import fold_reader, questions_about
 from rag.answering.keyfacts import RULES
-from rag.answering.spans import SpanRanker
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embeddings import OnnxEmbeddings
 from rag.evaluate import load_file
-from rag.text import normalise_answer
+from rag.text import answer_f1, normalise_answer
 from rag.types import Article
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -51,7 +56,7 @@ def measure(assistant: Assistant, questions) -> dict:
         if answer.short_answer:
             shown += 1
             em += normalise_answer(answer.short_answer.text) in golds
-            f += max(f1(answer.short_answer.text, g) for g in q.answers)
+            f += max(answer_f1(answer.short_answer.text, g) for g in q.answers)
     seconds.sort()
     n = max(len(answerable), 1)
     return {
@@ -75,12 +80,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--index-dir", type=Path, default=None, help="reuse an index of the file's articles")
     ap.add_argument("--key-facts", nargs="*", default=list(RULES), help=f"key-fact rules on (of {', '.join(RULES)})")
-    ap.add_argument("--no-spans", action="store_true", help="without the span ranker (the sentence only)")
-    ap.add_argument("--weights", type=Path, default=None, help="span weights (default: the shipped ones)")
+    ap.add_argument("--reader", type=Path, default=None, help="reader weights; a fold's: its held-out articles only")
+    ap.add_argument("--no-reader", action="store_true", help="without the reader (the best-scored sentence alone)")
+    ap.add_argument("--threshold", type=float, default=None, help="the reader's refusal threshold on P(none)")
+    ap.add_argument("--sentences", type=int, default=None, help="sentences the reader reads (default: as fitted)")
     ap.add_argument("--result", type=Path, default=None)
     args = ap.parse_args(argv)
 
     raw, questions = load_file(args.data)
+    reader = None
+    if args.reader:
+        reader, held = fold_reader(args.reader)
+        questions = questions_about(args.data, questions, held)
     if args.sample:
         questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
     index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="rag-spans-")) / "index"
@@ -91,13 +102,19 @@ def main(argv: list[str] | None = None) -> None:
     index_seconds = time.perf_counter() - started
     answerer = assistant._answer_pipeline().answerer
     answerer.key_facts = tuple(args.key_facts)
-    if args.no_spans:
-        answerer._spans = None
-    elif args.weights:
-        data = json.loads(args.weights.read_text(encoding="utf-8"))
-        answerer._spans = SpanRanker(data["weights"], threshold=data["threshold"])
+    if args.no_reader:
+        answerer._reader = None
+    elif reader is not None:
+        answerer._reader = reader
+    if answerer.reader is not None:
+        if args.threshold is not None:
+            answerer.reader.threshold = args.threshold
+        if args.sentences:
+            answerer.reader.warm_up()
+            answerer.reader._sentences = args.sentences
     assistant.warm_up()
-    result = {"data": args.data.name, "key_facts": args.key_facts, "spans": not args.no_spans,
+    result = {"data": args.data.name, "key_facts": args.key_facts,
+              "reader": None if answerer.reader is None else str(answerer.reader.weights),
               "index_seconds": round(index_seconds, 1), **measure(assistant, questions)}
     print(json.dumps(result, indent=1))
     if args.result:

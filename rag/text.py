@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 STOPWORDS = frozenset(
@@ -63,3 +64,13 @@ def normalise_answer(text: str) -> str:
     text = "".join(" " if ch in string.punctuation or ch in "“”«»—–" else ch for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def answer_f1(prediction: str, gold: str) -> float:
+    """SQuAD's F1 of a predicted answer against a gold one: the overlap of their normalised words."""
+    p, g = normalise_answer(prediction).split(), normalise_answer(gold).split()
+    same = sum((Counter(p) & Counter(g)).values())
+    if not p or not g or not same:
+        return float(p == g)
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)

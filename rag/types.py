@@ -153,7 +153,7 @@ class ShortAnswer:
     start: int
     end: int
     n: int
-    probability: float | None  # the span ranker's; None when a rule found it (the name "he" refers to)
+    probability: float | None  # the reader's P(its sentence answers); None when a rule found it (the name "he" refers to)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.answering.checker import CitationChecker, answer_sentences
+from rag.answering.extractive import ExtractiveAnswerer
 from rag.answering.factory import make_answerer, make_rewriter
 from rag.answering.followup import LLMRewriter
 from rag.answering.llm import REFUSAL_REPLY, SYSTEM_PROMPT, LLMAnswerer, make_chat_model
@@ -63,6 +64,9 @@ class DownChat(FakeListChatModel):
 
 
 def pipeline_with(seeded, chat, **kw) -> AnswerPipeline:
+    # The checker's word rules alone: its endorsement by the reader (a citation must quote a
+    # sentence the reader finds to answer) is tested in test_reader.py with a reader of known choices.
+    kw.setdefault("fallback", ExtractiveAnswerer(seeded.embeddings, reader=None))
     answerer = LLMAnswerer(chat, seeded.embeddings, name="openai", backend="http://127.0.0.1:9/v1 (model fake)", **kw)
     return AnswerPipeline(seeded.settings, seeded.store, seeded.embeddings, answerer=answerer)
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from rag.answering.followup import HeuristicRewriter, earlier_answers, short_answer_of
 from rag.answering.keyfacts import ALL_RULES, missing_facts
-from rag.answering.spans import SpanRanker, default_ranker
 from rag.types import Answer, Article
 
 COUNCIL = Article(
@@ -44,18 +41,6 @@ def council(assistant):
     report = assistant.index_articles([COUNCIL])
     assert report.added
     return assistant
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    sentence=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=120),
-    question=st.sampled_from(["Who opened it?", "When did it happen?", "How many were there?", "What is it?"]),
-)
-def test_every_candidate_span_is_verbatim_text_of_its_sentence(sentence, question):
-    for span in SpanRanker(default_ranker().weights, threshold=0.0).ranked(question, [sentence]):
-        assert sentence[span.start : span.end] == span.text
-        assert span.text.strip() == span.text and span.text
-        assert 0.0 <= span.probability <= 1.0
 
 
 def test_the_short_answer_leads_and_is_checked_like_a_quote(council):

@@ -32,7 +32,10 @@ def test_reader_process_sees_writes_of_another_process_and_never_fails(tmp_path)
     reader = subprocess.Popen([sys.executable, "-m", "tests.helpers.reader", str(index_dir), str(stop), str(out)],
                               env=_env(), cwd=ROOT)
     try:
-        time.sleep(2)
+        ready = time.monotonic() + 120
+        while not (tmp_path / "reader.json.ready").exists():
+            assert reader.poll() is None and time.monotonic() < ready, "the reader process did not start"
+            time.sleep(0.1)
         folder = _articles(tmp_path / "new", 20)
         writer = subprocess.run(
             [sys.executable, "-m", "rag.cli", "index", str(folder), "--index-dir", str(index_dir)],

@@ -289,6 +289,9 @@ class CheckedAnswer:
     dropped_sentences: int = 0
     dropped_markers: list[tuple[int, str]] = field(default_factory=list)
     refusal_said: bool = False
+    # The sentences the reader finds answer the question (`ExtractiveAnswerer.endorsed`); a citation
+    # must quote one of them. None: no reader, the word rules decide alone.
+    endorsed: set[tuple[str, int]] | None = None
     _numbers: dict = field(default_factory=dict)
     _vector_cache: dict = field(default_factory=dict)
 
@@ -324,6 +327,9 @@ class CheckedAnswer:
                 sup = self.checker.support(claim, n, self.hits[n - 1], self.corpus, self.search, self._claim_vector(claim))
                 if sup is None or not sup.supported:
                     self.dropped_markers.append((n, "the passage does not say it"))
+                    continue
+                if self.endorsed is not None and (sup.article_id, sup.sentence) not in self.endorsed:
+                    self.dropped_markers.append((n, "the sentence does not answer the question"))
                     continue
                 out.append(self._cite(sup))
             if not out:
@@ -371,8 +377,13 @@ class CheckedAnswer:
         parts = []
         bad_refs = sum(1 for _, why in self.dropped_markers if why == "no such passage")
         unsupported = len(self.dropped_markers) - bad_refs
+        off_question = sum(1 for _, why in self.dropped_markers if why == "the sentence does not answer the question")
+        unsupported -= off_question
         if unsupported:
             parts.append(f"{unsupported} citation{'s' if unsupported > 1 else ''} to a passage that does not say it")
+        if off_question:
+            parts.append(f"{off_question} citation{'s' if off_question > 1 else ''} to a sentence that does not "
+                         "answer the question")
         if bad_refs:
             parts.append(f"{bad_refs} citation{'s' if bad_refs > 1 else ''} to no retrieved passage")
         if self.dropped_sentences:

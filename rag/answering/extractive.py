@@ -16,24 +16,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
+from rag.answering.keyfacts import RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
     question_names,
     question_type,
     type_spans,
+    wh_class,
 )
 from rag.answering.neighbours import antecedent, follower, refers_to_someone
 from rag.answering.overlap import overlap
+from rag.answering.parsing import parse
+from rag.answering.reader import Reader, Reading, default_reader, evidence_row
 from rag.answering.render import answer_text, cited_quote, refusal
-from rag.answering.spans import (
-    ShortSpan,
-    SpanRanker,
-    default_ranker,
-    parse,
-    sentence_evidence,
-    wh_class,
-)
 from rag.chunking import Sentence
 from rag.text import prefix, terms
 from rag.types import Answer, AnswerContext, Citation, Hit, ShortAnswer
@@ -64,8 +59,11 @@ class Candidate:
 
 # A second sentence is cited only when it scores at least this share of the best one.
 SECOND_CITATION_RATIO = 0.5
-# The span ranker chooses the short answer among this many of the best sentences (as it was fitted).
-SPAN_SENTENCES = 3
+# A second sentence the reader finds likely is cited too when it holds this share of the question's
+# words (by idf) that the first does not: what the question asks about, said in another sentence.
+MIN_COMPLEMENT = 0.2
+# An LLM may cite a sentence the reader gives at least this share of the best sentence's probability.
+ENDORSED_SHARE = 0.25
 
 class ExtractiveAnswerer:
     """Pick the best-supported sentence from the retrieved chunks, or refuse. No LLM, no network."""
@@ -81,13 +79,14 @@ class ExtractiveAnswerer:
         min_lexical: float = 0.2,
         sentence_rerank: int = 4,
         weights: dict[str, float] | None = None,
-        spans: SpanRanker | None | bool = True,
         key_facts: tuple[str, ...] = RULES,
+        reader: Reader | None | bool = True,
     ) -> None:
         self.key_facts = key_facts
+        # True: the fitted reader (rag/answering/reader.py), loaded on first use; it chooses the
+        # sentence among the best few, its short answer, and refuses when none of them answers.
+        self._reader = reader
         self.embeddings = embeddings
-        # True: the fitted ranker (rag/answering/span_weights.json), loaded on first use.
-        self._spans = spans
         self.refusal_threshold = refusal_threshold
         self.min_lexical = min_lexical
         self.sentence_rerank = sentence_rerank
@@ -99,15 +98,16 @@ class ExtractiveAnswerer:
             self.weights.update(weights)
 
     @property
-    def spans(self) -> SpanRanker | None:
-        if self._spans is True:
-            self._spans = default_ranker()
-        return self._spans or None
+    def reader(self) -> Reader | None:
+        if self._reader is True:
+            self._reader = default_reader()
+        return self._reader or None
 
     def warm_up(self) -> None:
-        """Load spaCy's pipeline and the span weights now rather than on the first question."""
-        if self.spans is not None:
-            parse("Warm up.")
+        """Load the reader and spaCy's pipeline now rather than on the first question."""
+        if self.reader is not None:
+            self.reader.warm_up()
+        parse("Warm up.")
 
     def supported(self, best: Candidate | None) -> bool:
         """Enough evidence to answer: a high score, and the question's own words in the passage."""
@@ -186,38 +186,55 @@ class ExtractiveAnswerer:
                 cands = sorted(head, key=lambda c: -c.score) + [c for c in cands if id(c) not in ranked]
         return cands
 
-    def short_answer(self, question: str, cands: list[Candidate], corpus, exclude=()) -> tuple[Candidate, ShortSpan] | None:
-        """The span ranker over the best `SPAN_SENTENCES` sentences: the words that answer and the
-        sentence they are in (which may not be the best-scored one), or None."""
-        if self.spans is None or not cands:
-            return None
-        top = [c for c in cands[:SPAN_SENTENCES] if c.score >= SECOND_CITATION_RATIO * cands[0].score]
-        # Never move to a sentence that matches fewer of the question's key facts (another
-        # harbour's number, another year) than the best one does.
-        misses = [len(missing_facts(question, evidence_of(corpus, c.article_id, c.index),
-                                    corpus.titles.get(c.article_id, ""), ALL_RULES)) for c in top]
-        top = [c for c, m in zip(top, misses) if m <= misses[0]]
-        wh = wh_class(question)
+    def read(self, question: str, cands: list[Candidate], corpus, exclude=()) -> tuple[float, list[tuple[Candidate, Reading, float]]]:
+        """The reader over the answerer's best sentences (as many as it was fitted on): P(none of
+        them answers), and each sentence with its reading (span offsets into the sentence; empty
+        where it found none) and P(it answers), most likely first."""
+        top = cands[: self.reader.sentences]
         texts = [corpus.sentence_text(c.article_id, c.index) for c in top]
-        evidence = [sentence_evidence(r, c.score, top[0].score, c.lexical, c.dense, wh) for r, c in enumerate(top)]
-        best = self.spans.best(question, texts, evidence, exclude)
-        return (top[best.sentence], best) if best else None
+        evidence = [evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, r) for r, c in enumerate(top)]
+        readings = self.reader.read(question, texts, evidence, exclude)
+        p_none, p = self.reader.probabilities(readings)
+        out = sorted(zip(top, readings, p), key=lambda x: -x[2])
+        return p_none, out
+
+    def endorsed(self, ctx: AnswerContext) -> set[tuple[str, int]] | None:
+        """The sentences (article id, index) the reader finds answer the question: those an LLM's
+        citations must quote. Empty when the reader would refuse; None without a reader."""
+        if self.reader is None:
+            return None
+        cands = self.candidates(ctx.search, ctx.hits, ctx.corpus, ctx.query_vector)
+        if not cands:
+            return set()
+        p_none, read = self.read(ctx.search, cands, ctx.corpus)
+        if p_none > self.reader.threshold:
+            return set()
+        best = read[0][2]
+        return {(c.article_id, c.index) for c, _, p in read if p >= ENDORSED_SHARE * best}
 
     def answer(self, ctx: AnswerContext) -> Answer:
         search, corpus = ctx.search, ctx.corpus
         cands = self.candidates(search, ctx.hits, corpus, ctx.query_vector)
         confidence = cands[0].score if cands else 0.0
-        if not self.supported(cands[0] if cands else None):
-            return refusal(ctx, self.name, confidence=confidence)
         wh = wh_class(search)
-        best_text = corpus.sentence_text(cands[0].article_id, cands[0].index)
-        if wh == "who" and refers_to_someone(best_text) and not any(
-            e.label_ == "PERSON" for e in parse(best_text).ents
+        read: list = []
+        if self.reader is not None and cands:
+            p_none, read = self.read(search, cands, corpus, ctx.exclude)
+            confidence = 1.0 - p_none
+            if p_none > self.reader.threshold or cands[0].lexical + cands[0].context < self.min_lexical:
+                return refusal(ctx, self.name, confidence=confidence)
+            primary, reading, probability = read[0]
+            picked = (reading, probability) if reading.end > reading.start else None
+        else:
+            # No reader (its weights absent): the best-scored sentence alone, as it says it.
+            if not self.supported(cands[0] if cands else None):
+                return refusal(ctx, self.name, confidence=confidence)
+            primary, picked = cands[0], None
+        primary_text = corpus.sentence_text(primary.article_id, primary.index)
+        if picked and wh == "who" and refers_to_someone(primary_text) and not any(
+            e.label_ == "PERSON" for e in parse(primary_text).ents
         ):
             picked = None  # "the host of the meeting said …": the name is given earlier (below)
-        else:
-            picked = self.short_answer(search, cands, corpus, ctx.exclude)
-        primary = picked[0] if picked else cands[0]
         if self.key_facts and missing_facts(
             search, evidence_of(corpus, primary.article_id, primary.index),
             corpus.titles.get(primary.article_id, ""), self.key_facts,
@@ -231,10 +248,9 @@ class ExtractiveAnswerer:
         cited = [(primary.article_id, primary.index)]
         short = None
         if picked:
-            span = picked[1]
+            reading, probability = picked
             at = primary.sentence.start
-            short = (primary.article_id, at + span.start, at + span.end, span.probability)
-        primary_text = corpus.sentence_text(primary.article_id, primary.index)
+            short = (primary.article_id, at + reading.start, at + reading.end, probability)
         if wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text):
             # "the host of the meeting insisted …": the answer is the name given earlier.
             found = antecedent(corpus, primary.article_id, primary.index, search)
@@ -245,6 +261,15 @@ class ExtractiveAnswerer:
         nxt = follower(corpus, primary.article_id, primary.index, wh)
         if nxt is not None:
             cited.append((primary.article_id, nxt))
+            if wh == "why":
+                # The reason is the answer: the short answer is the reader's span of it, if any.
+                short = self._span_in(search, nxt, primary.article_id, read, corpus)
+        elif len(read) > 1 and self._completes(search, read[0], read[1], corpus):
+            # "Ann Lee chaired the meeting" / "the host of the meeting said about the river wall":
+            # a second sentence the reader also finds likely, which says what the question asks
+            # about and the first does not.
+            cited.append((read[1][0].article_id, read[1][0].index))
+            cited.sort()
         elif short is None and qtype and not primary.type_match:
             # No short answer and no span of the kind asked for: also cite the best close
             # sentence that has one.
@@ -303,6 +328,30 @@ class ExtractiveAnswerer:
             confidence=round(confidence, 4),
             answerer=self.name,
         )
+
+    @staticmethod
+    def _completes(question: str, first, second, corpus) -> bool:
+        """The reader's second sentence is likely too (SECOND_CITATION_RATIO of the first) and holds
+        question words, of more weight than MIN_COMPLEMENT of them, that the first lacks."""
+        (c1, _, p1), (c2, _, p2) = first, second
+        if p2 < SECOND_CITATION_RATIO * p1 or (c1.article_id, c1.index) == (c2.article_id, c2.index):
+            return False
+        q_terms = set(terms(question))
+        own1 = corpus.sentence_terms(c1.article_id)[c1.index]
+        own2 = corpus.sentence_terms(c2.article_id)[c2.index]
+        total = sum(corpus.idf(t) for t in q_terms) or 1.0
+        return sum(corpus.idf(t) for t in (q_terms & own2) - own1) / total >= MIN_COMPLEMENT
+
+    def _span_in(self, question: str, index: int, article_id: str, read, corpus):
+        """The short answer (article id, start, end, None) the reader finds in sentence `index`, or None."""
+        reading = next((r for c, r, _ in read if (c.article_id, c.index) == (article_id, index)), None)
+        if reading is None and self.reader is not None:
+            reading = self.reader.read(question, [corpus.sentence_text(article_id, index)],
+                                       [evidence_row(0.0, 0.0, 0.0, 0.0, 0.0, len(read))])[0]
+        if reading is None or reading.end <= reading.start:
+            return None
+        at = corpus.sentences(article_id)[index].start
+        return article_id, at + reading.start, at + reading.end, None
 
     @staticmethod
     def _names_someone(short, corpus) -> bool:

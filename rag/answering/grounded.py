@@ -198,6 +198,7 @@ class GroundedLLMAnswerer(BackendAnswerer):
         """The `Answer` for the model's reply: each short answer quoted from the sentence that holds it."""
         choices, said_none = parse_reply(reply)
         self.last_proposed = len(choices)
+        endorsed = self.fallback.endorsed(ctx)
         asked = set(terms(ctx.search))
         citations: list[Citation] = []
         pieces: list[str] = []
@@ -208,7 +209,7 @@ class GroundedLLMAnswerer(BackendAnswerer):
             if set(terms(choice.text)) - asked:
                 # A reply without a number leaves the choice of passage to us, in retrieval order.
                 numbers = [n for n in choice.passages if 1 <= n <= len(ctx.hits)] if choice.passages else range(1, len(ctx.hits) + 1)
-                got = next((g for n in numbers if (g := self._ground_one(choice.text, n, ctx))), None)
+                got = next((g for n in numbers if (g := self._ground_one(choice.text, n, ctx, endorsed))), None)
             if got is None:
                 dropped += 1
                 continue
@@ -251,11 +252,14 @@ class GroundedLLMAnswerer(BackendAnswerer):
             notice=notice,
         )
 
-    def _ground_one(self, short: str, n: int, ctx: AnswerContext):
+    def _ground_one(self, short: str, n: int, ctx: AnswerContext, endorsed=None):
         """(n, sentence start, end, span in the sentence, score) for the sentence of passage n that
-        holds `short` and that the checker finds to support it; None otherwise."""
+        holds `short`, that the checker finds to support it and (with a reader) that the reader
+        finds to answer the question; None otherwise."""
         sup = self.checker.support(short, n, ctx.hits[n - 1], ctx.corpus, ctx.search)
         if sup is None or not sup.supported:
+            return None
+        if endorsed is not None and (sup.article_id, sup.sentence) not in endorsed:
             return None
         sentence = ctx.corpus.text(sup.article_id)[sup.start : sup.end]
         span = find_span(short, sentence) or copied_run(short, sentence, set(terms(ctx.search)))

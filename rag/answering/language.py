@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-from rag.text import STOPWORDS, fold, stem, words
+from functools import lru_cache
+
+from rag.text import STOPWORDS, fold, prefix, stem, words
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -170,3 +172,47 @@ def highlight_span(sentence: str, offset: int, qtype, question_words, names) -> 
     if len(merged) != 1:
         return None
     return offset + merged[0][0], offset + merged[0][1]
+
+
+_WH = re.compile(
+    r"\b(how\s+(?:many|much|long|old|far|big|large|often)|how|who|whom|whose|what|which|when|where|why)\b",
+    re.IGNORECASE,
+)
+
+
+def wh_class(question: str) -> str:
+    """The question word, grouped: who / what / which / when / where / why / how_many / how_adj / how / none."""
+    m = _WH.search(question)
+    if not m:
+        return "none"
+    w = " ".join(fold(m.group(1)).split())
+    if w in ("whom", "whose"):
+        return "who"
+    if w in ("how many", "how much"):
+        return "how_many"
+    if w.startswith("how "):
+        return "how_adj"
+    return w
+
+
+@lru_cache(maxsize=100_000)
+def _stem_of(word: str) -> str:
+    """The stem of one token, cached: the same words come back in every sentence."""
+    return stem(fold(word))
+
+
+class QuestionWords:
+    """A question's content words, to ask whether it already says a word (or one of its family)."""
+
+    def __init__(self, question: str):
+        self.stems = {stem(w) for w in re.findall(r"\w+", fold(question)) if w not in STOPWORDS}
+        self.prefixes = {prefix(t) for t in self.stems}
+        self._said: dict[str, bool] = {}
+
+    def says(self, word: str) -> bool:
+        """The question has this word, or one of its family ("Italian" for "Italy")."""
+        found = self._said.get(word)
+        if found is None:
+            t = _stem_of(word)
+            found = self._said[word] = t in self.stems or prefix(t) in self.prefixes
+        return found

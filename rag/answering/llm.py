@@ -287,7 +287,7 @@ class LLMAnswerer(BackendAnswerer):
         )
 
     def _state(self, ctx: AnswerContext) -> CheckedAnswer:
-        return CheckedAnswer(self.checker, ctx.hits, ctx.corpus, ctx.search)
+        return CheckedAnswer(self.checker, ctx.hits, ctx.corpus, ctx.search, endorsed=self.fallback.endorsed(ctx))
 
     def check(self, text: str, ctx: AnswerContext) -> Answer:
         """The `Answer` for an LLM's reply `text`: citations checked, renumbered, quoted from the article."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.spans import QuestionView, parse
+from rag.answering.language import QuestionWords
+from rag.answering.parsing import parse
 
 # A person referred to, not named: a pronoun, or "the" + a role ("the host of the meeting").
 REFERS = re.compile(
@@ -35,7 +36,7 @@ def refers_to_someone(text: str) -> bool:
 def antecedent(corpus, article_id: str, index: int, question: str) -> tuple[int, int, int] | None:
     """(sentence index, start, end) of the nearest earlier name of a person that the question does
     not already give, within the same article: whom "he" or "the host" in sentence `index` means."""
-    q = QuestionView(question)
+    q = QuestionWords(question)
     sents = corpus.sentences(article_id)
     text = corpus.text(article_id)
     for j in range(index - 1, max(-1, index - LOOKBACK - 1), -1):

@@ -1,0 +1,388 @@
+"""Fit the reader (`rag/answering/reader.py`) on SQuAD-format questions, validated by article.
+
+1. `items`: every question of the files is asked of the extractive answerer (its own index of
+   the file's articles, the default settings); its `--k` best sentences, with their evidence, are
+   what the reader learns to choose among, exactly as it will at answer time.
+2. `fit`: low-rank adapters (peft's LoRA) on all-MiniLM-L6-v2 and three small heads, trained with
+   two losses: where the short answer starts and ends in a sentence that holds a gold answer, and
+   one softmax per question over its sentences and a learned "none" (the answer of an
+   unanswerable SQuAD 2.0 question, weighted `--impossible-weight`). With `--folds N` the articles
+   are split into N groups (each holding one SQuAD 2.0 article when there are enough), a reader is
+   fitted without each group and its readings of that group's questions are written to
+   `--predictions` (and each fold's reader to `--save-folds`, for `bench.spans --reader`): every
+   figure reported from them is on articles the fit never saw. With `--write` the reader is
+   fitted on every article and saved to `rag/answering/reader_weights.safetensors`.
+3. `report`: from held-out predictions, EM / F1 of the short answer, whether the chosen sentence
+   holds a gold answer, and the share of unanswerable questions refused at 2 / 5 / 10 % false
+   refusals. `calibrate` stores the refusal threshold on P(none) with the weights: the one that
+   refuses `--rate` of the answerable held-out questions.
+
+Run (about 45 minutes a fit on 2 cores):
+    python -m bench.fit_reader items --out /tmp/reader/items.jsonl
+    python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --folds 4 --predictions /tmp/reader/heldout.jsonl \
+        --save-folds /tmp/reader/folds
+    python -m bench.fit_reader report --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout.jsonl
+    python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --write
+    python -m bench.fit_reader calibrate --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.answering.reader import (
+    EVIDENCE,
+    MAX_TOKENS,
+    WEIGHTS,
+    Reader,
+    base_model_dir,
+    evidence_row,
+    network,
+)
+from rag.text import answer_f1, normalise_answer
+
+EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+FILES = [EVAL / "squad_v1_public.jsonl", EVAL / "squad_v2_public.jsonl"]
+TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
+
+
+# --- 1. what the answerer offers the reader -------------------------------------------------------
+
+def make_items(paths: list[Path], k: int, out: Path) -> None:
+    from rag.assistant import Assistant
+    from rag.config import Settings
+    from rag.embeddings import OnnxEmbeddings
+    from rag.evaluate import load_file
+    from rag.types import Article
+
+    with out.open("w", encoding="utf-8") as f:
+        for path in paths:
+            raw, questions = load_file(path)
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            meta = {q["id"]: (row["title"], q) for row in rows for q in row["questions"]}
+            index = Path(tempfile.mkdtemp(prefix="rag-reader-")) / "index"
+            assistant = Assistant(Settings(_env_file=None, index_dir=index), embeddings=OnnxEmbeddings())
+            assistant.index_articles(Article(id=a["id"], title=a["title"], source="bench", text=a["text"]) for a in raw)
+            pipeline = assistant._answer_pipeline()
+            for q in questions:
+                ctx = pipeline.context(q.question)
+                cands = pipeline.answerer.candidates(ctx.search, ctx.hits, ctx.corpus, ctx.query_vector)[:k]
+                title, row = meta[q.id]
+                f.write(json.dumps({
+                    "id": q.id, "file": path.name, "title": title, "question": q.question,
+                    "answers": row.get("answers", []), "impossible": bool(row.get("is_impossible")),
+                    "cands": [{"text": ctx.corpus.sentence_text(c.article_id, c.index),
+                               "evidence": evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, r)}
+                              for r, c in enumerate(cands)],
+                }) + "\n")
+            print(f"{path.name}: {len(questions)} questions", flush=True)
+
+
+def load_items(path: Path, k: int) -> list[dict]:
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for it in items:
+        it["cands"] = it["cands"][:k]
+    return [it for it in items if it["cands"]]
+
+
+def folds_of(items: list[dict], n: int) -> dict[str, int]:
+    """Article title -> fold; SQuAD 2.0 articles spread one a fold so each fold measures refusals."""
+    v2 = sorted({it["title"] for it in items if it["file"].startswith("squad_v2")})
+    rest = sorted({it["title"] for it in items} - set(v2))
+    random.Random(0).shuffle(rest)
+    fold = {t: i % n for i, t in enumerate(v2)}
+    fold.update({t: (len(v2) + i) % n for i, t in enumerate(rest)})
+    return fold
+
+
+def gold_span(item: dict, text: str) -> tuple[int, int] | None:
+    """Where the most often given gold answer first appears in the sentence, if it does."""
+    if item["impossible"]:
+        return None
+    golds = [g for g in item["answers"] if g.strip()]
+    for g in sorted(dict.fromkeys(golds), key=lambda g: -golds.count(g)):
+        at = text.find(g)
+        if at >= 0:
+            return at, at + len(g)
+    return None
+
+
+# --- 2. fitting ------------------------------------------------------------------------------------
+
+def _encode(tokenizer, items: list[dict]):
+    import torch
+
+    pairs = [(it, c) for it in items for c in it["cands"]]
+    enc = tokenizer([it["question"] for it, _ in pairs], [c["text"] for _, c in pairs], truncation="only_second",
+                    max_length=MAX_TOKENS, padding=True, return_offsets_mapping=True, return_tensors="pt")
+    evidence = torch.tensor([c["evidence"] for _, c in pairs], dtype=torch.float32)
+    return pairs, enc, evidence
+
+
+def _token_targets(enc, pairs):
+    """Start and end token of each pair's gold span (0 where the sentence holds none)."""
+    starts, ends = [], []
+    for b, (it, c) in enumerate(pairs):
+        span = gold_span(it, c["text"])
+        s_tok = e_tok = 0
+        if span:
+            seq, offsets = enc.sequence_ids(b), enc["offset_mapping"][b].tolist()
+            inside = [i for i, (a, z) in enumerate(offsets) if seq[i] == 1 and a < span[1] and z > span[0]]
+            if inside:
+                s_tok, e_tok = inside[0], inside[-1]
+        starts.append(s_tok)
+        ends.append(e_tok)
+    return starts, ends
+
+
+def fit(train: list[dict], args, tokenizer):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from torch import nn
+    from transformers import AutoModel
+
+    torch.manual_seed(args.seed)
+    encoder = get_peft_model(
+        AutoModel.from_pretrained(str(base_model_dir())),
+        LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.1, target_modules=TARGETS),
+    )
+    net = network(encoder, len(EVIDENCE))
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps = math.ceil(len(train) / args.questions_per_step) * args.epochs
+    warm = max(1, int(0.1 * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / warm) * max(0.0, (steps - s) / (steps - warm)))
+    ce = nn.CrossEntropyLoss(reduction="none")
+    net.train()
+    step, started = 0, time.perf_counter()
+    for epoch in range(args.epochs):
+        order = train[:]
+        random.Random(args.seed + epoch).shuffle(order)
+        for at in range(0, len(order), args.questions_per_step):
+            group = order[at : at + args.questions_per_step]
+            pairs, enc, evidence = _encode(tokenizer, group)
+            s_tok, e_tok = _token_targets(enc, pairs)
+            start, end, logit = net(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], evidence)
+            pad = enc["attention_mask"] == 0
+            start, end = start.masked_fill(pad, -1e4), end.masked_fill(pad, -1e4)
+            has = torch.tensor([float(s > 0) for s in s_tok])
+            span_loss = ((ce(start, torch.tensor(s_tok)) + ce(end, torch.tensor(e_tok))) / 2 * has).sum() / has.sum().clamp(min=1)
+            # One softmax per question over "none" and its sentences.
+            choice_loss, weight, row = 0.0, 0.0, 0
+            for it in group:
+                n = len(it["cands"])
+                logits = torch.cat([net.null, logit[row : row + n]])
+                right = [0] if it["impossible"] else [1 + j for j in range(n) if has[row + j] > 0]
+                row += n
+                if not right:
+                    continue  # answerable, but the answerer's sentences miss the answer: nothing to learn
+                w = args.impossible_weight if it["impossible"] else 1.0
+                choice_loss = choice_loss + w * (torch.logsumexp(logits, 0) - torch.logsumexp(logits[right], 0))
+                weight += w
+            loss = span_loss + (choice_loss / weight if weight else 0.0)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            if step % 100 == 0:
+                print(f"  step {step}/{steps} loss {float(loss):.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
+    net.eval()
+    return net
+
+
+def save(net, path: Path, args, extra: dict | None = None) -> None:
+    """The adapters (A, B of each adapted layer) and the heads, float16, with what loading needs."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for name, p in net.named_parameters():
+        if "lora_A" in name or "lora_B" in name:
+            # encoder.base_model.model.encoder.layer.0.attention.self.query.lora_A.default.weight
+            module = name.split("base_model.model.", 1)[1].split(".lora_")[0]
+            tensors[f"lora.{module}.{'A' if 'lora_A' in name else 'B'}"] = p.detach().half().contiguous()
+        elif not name.startswith("encoder."):
+            tensors[f"heads.{name}"] = p.detach().float().contiguous()
+    meta = {"lora_r": args.lora_r, "lora_alpha": 2 * args.lora_r, "targets": TARGETS, "evidence": list(EVIDENCE),
+            "k": args.k, **(extra or {})}
+    save_file(tensors, str(path), metadata={"reader": json.dumps(meta)})
+
+
+class FittedReader(Reader):
+    """A reader over a network fitted in this process (for held-out predictions)."""
+
+    def __init__(self, net, tokenizer) -> None:
+        super().__init__()
+        import torch
+
+        self._net, self._tokenizer, self._torch = net, tokenizer, torch
+        self.null = float(net.null.detach())
+
+
+def predict(reader: Reader, items: list[dict]) -> list[dict]:
+    out = []
+    for it in items:
+        readings = reader.read(it["question"], [c["text"] for c in it["cands"]], [c["evidence"] for c in it["cands"]])
+        p_none, p = reader.probabilities(readings)
+        out.append({"id": it["id"], "file": it["file"], "p_none": p_none, "p": p,
+                    "spans": [c["text"][r.start : r.end] for c, r in zip(it["cands"], readings)]})
+    return out
+
+
+def fold_reader(weights: Path) -> tuple[Reader, set[str] | None]:
+    """A reader loaded from `weights`, and the titles of the articles it was not fitted on (a
+    fold's, from `fit --save-folds`; None for the shipped reader, fitted on every article)."""
+    reader = Reader(weights)
+    reader.warm_up()
+    held = reader.meta.get("held_out")
+    return reader, set(held) if held else None
+
+
+def questions_about(data: Path, questions: list, titles: set[str] | None) -> list:
+    """The questions of SQuAD-format `data` about the articles titled `titles` (all for None)."""
+    if titles is None:
+        return questions
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = {q["id"] for row in rows if row["title"] in titles for q in row["questions"]}
+    return [q for q in questions if q.id in wanted]
+
+
+# --- 3. held-out figures ---------------------------------------------------------------------------
+
+def report(items: list[dict], predictions: list[dict]) -> dict:
+    by_key = {(it["file"], it["id"]): it for it in items}
+    result = {}
+    for file in sorted({p["file"] for p in predictions}):
+        rows = [(by_key[(p["file"], p["id"])], p) for p in predictions if p["file"] == file]
+        answerable = [(it, p) for it, p in rows if not it["impossible"]]
+        impossible = [(it, p) for it, p in rows if it["impossible"]]
+        em = f = held = first_held = 0.0
+        for it, p in answerable:
+            k = int(np.argmax(p["p"]))
+            golds = [normalise_answer(g) for g in it["answers"] if normalise_answer(g)]
+            span = p["spans"][k]
+            em += normalise_answer(span) in golds
+            f += max((answer_f1(span, g) for g in it["answers"]), default=0.0)
+            held += any(g in normalise_answer(it["cands"][k]["text"]) for g in golds)
+            first_held += any(g in normalise_answer(it["cands"][0]["text"]) for g in golds)
+        n = max(len(answerable), 1)
+        r = {"answerable": len(answerable), "unanswerable": len(impossible), "em": round(em / n, 3),
+             "f1": round(f / n, 3), "chosen_sentence_holds_gold": round(held / n, 3),
+             "answerer_first_sentence_holds_gold": round(first_held / n, 3)}
+        if impossible:
+            none_answerable = sorted(p["p_none"] for _, p in answerable)
+            for rate in (0.02, 0.05, 0.10):
+                t = none_answerable[min(len(none_answerable) - 1, int((1 - rate) * len(none_answerable)))]
+                r[f"refused_at_{int(rate * 100)}pct_false"] = round(sum(p["p_none"] > t for _, p in impossible) / len(impossible), 3)
+                r[f"p_none_threshold_{int(rate * 100)}pct"] = round(t, 4)
+        result[file] = r
+    return result
+
+
+def calibrate(weights: Path, threshold: float, rate: float, figures: dict) -> None:
+    """Store the refusal threshold (and the held-out figures it came from) in the weights' metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(weights), framework="pt") as f:
+        meta = json.loads(f.metadata()["reader"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta.update(threshold=threshold, threshold_false_refusals=rate, heldout=figures)
+    save_file(tensors, str(weights), metadata={"reader": json.dumps(meta)})
+    print(f"{weights}: refuse when P(none) > {threshold:.4f}")
+
+
+def threshold_for(items: list[dict], predictions: list[dict], rate: float) -> float:
+    """The P(none) above which only `rate` of the answerable held-out questions are refused."""
+    answerable = {(it["file"], it["id"]) for it in items if not it["impossible"]}
+    p = sorted(x["p_none"] for x in predictions if (x["file"], x["id"]) in answerable)
+    return float(p[min(len(p) - 1, int((1 - rate) * len(p)))])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.fit_reader", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("items")
+    a.add_argument("--data", type=Path, nargs="+", default=FILES)
+    a.add_argument("--k", type=int, default=8)
+    a.add_argument("--out", type=Path, required=True)
+    b = sub.add_parser("fit")
+    b.add_argument("--items", type=Path, required=True)
+    b.add_argument("--k", type=int, default=6, help="sentences per question the reader chooses among")
+    b.add_argument("--folds", type=int, default=0, help="0: fit on every article")
+    b.add_argument("--only-fold", type=int, nargs="*", default=None)
+    b.add_argument("--predictions", type=Path, default=None)
+    b.add_argument("--epochs", type=int, default=2)
+    b.add_argument("--lr", type=float, default=3e-4)
+    b.add_argument("--lora-r", type=int, default=16)
+    b.add_argument("--questions-per-step", type=int, default=4)
+    b.add_argument("--impossible-weight", type=float, default=2.0)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                   help="torch threads (two folds side by side with 1 each use 2 cores better than one with 2)")
+    b.add_argument("--write", action="store_true", help=f"save the fit on every article to {WEIGHTS.name}")
+    b.add_argument("--out", type=Path, default=WEIGHTS)
+    b.add_argument("--save-folds", type=Path, default=None, help="a folder for each fold's reader (fold-K.safetensors)")
+    for name in ("report", "calibrate"):
+        c = sub.add_parser(name)
+        c.add_argument("--items", type=Path, required=True)
+        c.add_argument("--k", type=int, default=6)
+        c.add_argument("--predictions", type=Path, required=True)
+        c.add_argument("--rate", type=float, default=0.05, help="false refusals allowed (calibrate)")
+        c.add_argument("--weights", type=Path, default=WEIGHTS, help="the reader to calibrate")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.cmd == "items":
+        make_items(args.data, args.k, args.out)
+        return
+    items = load_items(args.items, args.k)
+    if args.cmd in ("report", "calibrate"):
+        preds = [json.loads(line) for line in args.predictions.read_text(encoding="utf-8").splitlines()]
+        figures = report(items, preds)
+        print(json.dumps(figures, indent=1))
+        if args.cmd == "calibrate":
+            calibrate(args.weights, threshold_for(items, preds, args.rate), args.rate, figures)
+        return
+
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
+    if args.folds:
+        fold = folds_of(items, args.folds)
+        wanted = range(args.folds) if args.only_fold is None else args.only_fold
+        with (args.predictions or Path(os.devnull)).open("a", encoding="utf-8") as out:
+            for k in wanted:
+                train = [it for it in items if fold[it["title"]] != k]
+                held = [it for it in items if fold[it["title"]] == k]
+                print(f"fold {k}: fitted on {len(train)} questions, measured on {len(held)}", flush=True)
+                net = fit(train, args, tokenizer)
+                if args.save_folds:
+                    args.save_folds.mkdir(parents=True, exist_ok=True)
+                    save(net, args.save_folds / f"fold-{k}.safetensors", args,
+                         {"fold": k, "held_out": sorted(t for t, f in fold.items() if f == k)})
+                for row in predict(FittedReader(net, tokenizer), held):
+                    out.write(json.dumps({**row, "fold": k}) + "\n")
+                out.flush()
+        return
+    net = fit(items, args, tokenizer)
+    if args.write:
+        save(net, args.out, args)
+        print(f"wrote {args.out}; now `calibrate` it from held-out predictions")
+
+
+if __name__ == "__main__":
+    main()

