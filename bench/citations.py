@@ -26,7 +26,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from bench.fit_reader import fold_reader, questions_about
+from bench.folds import fold_reader, questions_about
 from rag.answering.checker import (
     MIN_ANSWER_PART,
     MIN_QUESTION_PART,
@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     answerer = pipeline.answerer
     answerer._reader = reader  # noqa: SLF001 - None: the word rules alone
     if args.endorsed_share is not None:
-        import rag.answering.extractive as extractive
-
-        extractive.ENDORSED_SHARE = args.endorsed_share
+        answerer.endorsed_share = args.endorsed_share
     checker = CitationChecker(assistant.embeddings, min_answer_part=args.min_answer_part,
                               min_question_part=args.min_question_part, neighbour_match=args.neighbour_match)
 

@@ -122,7 +122,7 @@ def _encode(tokenizer, items: list[dict]):
     import torch
 
     pairs = [(it, c) for it in items for c in it["cands"]]
-    enc = tokenizer([it["question"] for it, _ in pairs], [c["text"] for _, c in pairs], truncation="only_second",
+    enc = tokenizer([it["question"] for it, _ in pairs], [c["text"] for _, c in pairs], truncation="longest_first",
                     max_length=MAX_TOKENS, padding=True, return_offsets_mapping=True, return_tensors="pt")
     evidence = torch.tensor([c["evidence"] for _, c in pairs], dtype=torch.float32)
     return pairs, enc, evidence
@@ -218,17 +218,6 @@ def save(net, path: Path, args, extra: dict | None = None) -> None:
     save_file(tensors, str(path), metadata={"reader": json.dumps(meta)})
 
 
-class FittedReader(Reader):
-    """A reader over a network fitted in this process (for held-out predictions)."""
-
-    def __init__(self, net, tokenizer) -> None:
-        super().__init__()
-        import torch
-
-        self._net, self._tokenizer, self._torch = net, tokenizer, torch
-        self.null = float(net.null.detach())
-
-
 def predict(reader: Reader, items: list[dict]) -> list[dict]:
     out = []
     for it in items:
@@ -237,24 +226,6 @@ def predict(reader: Reader, items: list[dict]) -> list[dict]:
         out.append({"id": it["id"], "file": it["file"], "p_none": p_none, "p": p,
                     "spans": [c["text"][r.start : r.end] for c, r in zip(it["cands"], readings)]})
     return out
-
-
-def fold_reader(weights: Path) -> tuple[Reader, set[str] | None]:
-    """A reader loaded from `weights`, and the titles of the articles it was not fitted on (a
-    fold's, from `fit --save-folds`; None for the shipped reader, fitted on every article)."""
-    reader = Reader(weights)
-    reader.warm_up()
-    held = reader.meta.get("held_out")
-    return reader, set(held) if held else None
-
-
-def questions_about(data: Path, questions: list, titles: set[str] | None) -> list:
-    """The questions of SQuAD-format `data` about the articles titled `titles` (all for None)."""
-    if titles is None:
-        return questions
-    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    wanted = {q["id"] for row in rows if row["title"] in titles for q in row["questions"]}
-    return [q for q in questions if q.id in wanted]
 
 
 # --- 3. held-out figures ---------------------------------------------------------------------------
@@ -374,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
                     args.save_folds.mkdir(parents=True, exist_ok=True)
                     save(net, args.save_folds / f"fold-{k}.safetensors", args,
                          {"fold": k, "held_out": sorted(t for t, f in fold.items() if f == k)})
-                for row in predict(FittedReader(net, tokenizer), held):
+                for row in predict(Reader.from_network(net, tokenizer), held):
                     out.write(json.dumps({**row, "fold": k}) + "\n")
                 out.flush()
         return

@@ -29,7 +29,6 @@ Run: python -m bench.llm [--v1 100 --v2 100] [--systems extractive free grounded
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import random
 import re
@@ -42,7 +41,7 @@ from pathlib import Path
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from bench.fit_reader import questions_about
+from bench.folds import questions_about
 from rag.answering.checker import (
     answer_sentences,
     has_words,
@@ -205,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     reader = held = None
     if args.reader:
-        from bench.fit_reader import fold_reader
+        from bench.folds import fold_reader
 
         reader, held = fold_reader(args.reader)
 

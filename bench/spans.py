@@ -10,8 +10,12 @@ With the reader (the default), `--reader fold-K.safetensors` (from `bench.fit_re
 articles only: the held-out figure. `--no-reader` measures the answerer without it (the
 best-scored sentence alone, no short answer).
 
+`--sweep T ...` asks once with the reader's refusal off and summarises at each threshold on
+P(none); `--records` keeps each question's record so that folds can be pooled (`--pool`).
+
 Run: python -m bench.spans [--data squad_v1_public.jsonl] [--sample 0 = all] [--key-facts RULE ...]
-     [--reader WEIGHTS | --no-reader]
+     [--reader WEIGHTS | --no-reader] [--sweep 0.3 0.5 0.7] [--records FILE]
+     python -m bench.spans --pool FILE ... [--sweep 0.3 0.5 0.7]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.fit_reader import fold_reader, questions_about
+from bench.folds import fold_reader, questions_about
 from rag.answering.keyfacts import RULES
 from rag.assistant import Assistant
 from rag.config import Settings
@@ -35,41 +39,53 @@ from rag.types import Article
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 
-def measure(assistant: Assistant, questions) -> dict:
-    answerable = [q for q in questions if q.answerable]
-    impossible = [q for q in questions if not q.answerable]
-    em = f = cited = shown = refused_ok = false_refusals = 0.0
-    seconds = []
+def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[dict]:
+    """One record per question: what a summary at any refusal threshold needs. `p_none` is the
+    reader's P(none of the sentences answers) (1 - the answer's confidence); `refused` is the
+    answerer's own refusal at its threshold."""
+    records = []
     for q in questions:
         started = time.perf_counter()
         answer = assistant.ask(q.question)
-        seconds.append(time.perf_counter() - started)
-        if not q.answerable:
-            refused_ok += answer.refused
-            continue
-        if answer.refused:
-            false_refusals += 1
-            continue
+        seconds = time.perf_counter() - started
         golds = [normalise_answer(g) for g in q.answers]
-        if any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds):
-            cited += 1
-        if answer.short_answer:
-            shown += 1
-            em += normalise_answer(answer.short_answer.text) in golds
-            f += max(answer_f1(answer.short_answer.text, g) for g in q.answers)
-    seconds.sort()
+        sa = answer.short_answer
+        records.append({
+            "id": q.id, "answerable": q.answerable, "refused": answer.refused,
+            "p_none": round(1.0 - answer.confidence, 5) if with_reader else None, "seconds": round(seconds, 5),
+            "cited": any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds),
+            "short": sa is not None,
+            "em": float(sa is not None and normalise_answer(sa.text) in golds),
+            "f1": max((answer_f1(sa.text, g) for g in q.answers), default=0.0) if sa else 0.0,
+        })
+    return records
+
+
+def summarise(records: list[dict], threshold: float | None = None) -> dict:
+    """Short-answer EM / F1 over all answerable questions (a refusal scores 0), the cited sentence
+    holding a gold answer, false refusals, unanswerable questions refused, warm latency. With
+    `threshold`, a question is also refused where P(none) is above it (for records asked with the
+    reader's refusal off)."""
+    def refused(r):
+        return r["refused"] or (threshold is not None and r["p_none"] is not None and r["p_none"] > threshold)
+
+    answerable = [r for r in records if r["answerable"]]
+    impossible = [r for r in records if not r["answerable"]]
+    answered = [r for r in answerable if not refused(r)]
     n = max(len(answerable), 1)
+    seconds = sorted(r["seconds"] for r in records)
     return {
+        "threshold": threshold,
         "answerable": len(answerable),
         "unanswerable": len(impossible),
-        "short_answer_em": round(em / n, 3),
-        "short_answer_f1": round(f / n, 3),
-        "with_short_answer": round(shown / n, 3),
-        "cited_sentence_holds_gold": round(cited / n, 3),
-        "false_refusals": round(false_refusals / n, 3),
-        "unanswerable_refused": round(refused_ok / len(impossible), 3) if impossible else None,
-        "p50_ms": round(1000 * seconds[len(seconds) // 2], 1),
-        "p95_ms": round(1000 * seconds[int(0.95 * (len(seconds) - 1))], 1),
+        "short_answer_em": round(sum(r["em"] for r in answered) / n, 3),
+        "short_answer_f1": round(sum(r["f1"] for r in answered) / n, 3),
+        "with_short_answer": round(sum(r["short"] for r in answered) / n, 3),
+        "cited_sentence_holds_gold": round(sum(r["cited"] for r in answered) / n, 3),
+        "false_refusals": round((len(answerable) - len(answered)) / n, 3),
+        "unanswerable_refused": round(sum(refused(r) for r in impossible) / len(impossible), 3) if impossible else None,
+        "p50_ms": round(1000 * seconds[len(seconds) // 2], 1) if seconds else None,
+        "p95_ms": round(1000 * seconds[int(0.95 * (len(seconds) - 1))], 1) if seconds else None,
     }
 
 
@@ -85,7 +101,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threshold", type=float, default=None, help="the reader's refusal threshold on P(none)")
     ap.add_argument("--sentences", type=int, default=None, help="sentences the reader reads (default: as fitted)")
     ap.add_argument("--result", type=Path, default=None)
+    ap.add_argument("--records", type=Path, default=None, help="append each question's record here (JSON lines)")
+    ap.add_argument("--sweep", type=float, nargs="+", default=None,
+                    help="ask with the reader's refusal off, then summarise at each of these thresholds on P(none)")
+    ap.add_argument("--pool", type=Path, nargs="+", default=None,
+                    help="summarise these record files together (no asking): held-out folds pooled")
     args = ap.parse_args(argv)
+    if args.pool:
+        records = [json.loads(line) for path in args.pool for line in path.read_text(encoding="utf-8").splitlines()]
+        for t in args.sweep or [None]:
+            print(json.dumps(summarise(records, t)))
+        return
 
     raw, questions = load_file(args.data)
     reader = None
@@ -107,15 +133,26 @@ def main(argv: list[str] | None = None) -> None:
     elif reader is not None:
         answerer._reader = reader
     if answerer.reader is not None:
-        if args.threshold is not None:
+        if args.sweep is not None:
+            answerer.reader.warm_up()
+            answerer.reader.threshold = 1.0
+        elif args.threshold is not None:
             answerer.reader.threshold = args.threshold
         if args.sentences:
             answerer.reader.warm_up()
             answerer.reader._sentences = args.sentences
     assistant.warm_up()
+    records = ask_all(assistant, questions, with_reader=answerer.reader is not None)
+    if args.records:
+        with args.records.open("a", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
     result = {"data": args.data.name, "key_facts": args.key_facts,
               "reader": None if answerer.reader is None else str(answerer.reader.weights),
-              "index_seconds": round(index_seconds, 1), **measure(assistant, questions)}
+              "index_seconds": round(index_seconds, 1)}
+    if args.sweep is not None:
+        result["by_threshold"] = [summarise(records, t) for t in args.sweep]
+    else:
+        result.update(summarise(records))
     print(json.dumps(result, indent=1))
     if args.result:
         args.result.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

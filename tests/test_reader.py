@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.answering.reader import WEIGHTS, Reader, best_spans, evidence_row, merge_adapters
+from rag.answering.reader import WEIGHTS, Reader, best_spans, evidence_row, merge_adapters, said_already, whole_words
 
 
 def test_best_spans_are_ordered_inside_their_bounds_and_never_too_long():
@@ -18,6 +18,20 @@ def test_best_spans_are_ordered_inside_their_bounds_and_never_too_long():
     assert all(2 <= i <= j <= 5 and j - i < 3 for i, j, _ in spans)
     assert [s for *_, s in spans] == sorted((s for *_, s in spans), reverse=True)
     assert best_spans(start, end, 3, 2) == []
+
+
+def test_a_span_is_widened_to_whole_words():
+    text = "The mayor repainted the wall."
+    assert whole_words(text, text.index("painted"), text.index(" the wall")) == (text.index("repainted"), text.index(" the wall"))
+    assert whole_words(text, 0, 3) == (0, 3)
+    assert whole_words(text, text.index("wal"), text.index("wal") + 3) == (text.index("wall"), text.index("wall") + 4)
+
+
+def test_an_answer_already_given_is_matched_by_whole_words():
+    given = ["ann lee"]
+    assert said_already("Ann Lee", given) and said_already("Lee", given)
+    assert not said_already("Fleet Street", ["lee"])
+    assert not said_already("Bob", given)
 
 
 def test_adapters_are_added_to_the_weights_they_adapt():
@@ -40,7 +54,7 @@ def test_probabilities_are_a_softmax_over_none_and_the_sentences():
     reader.null = 0.0
     from rag.answering.reader import Reading
 
-    p_none, p = reader.probabilities([Reading(0.0, 0, 1, 0.0), Reading(np.log(2.0), 0, 1, 0.0)])
+    p_none, p = reader.probabilities([Reading(0.0, 0, 1), Reading(np.log(2.0), 0, 1)])
     assert p_none == pytest.approx(0.25) and p == pytest.approx([0.25, 0.5])
 
 
@@ -101,7 +115,7 @@ class FakeReader:
         out = []
         for s in sentences:
             at = s.find(self.span)
-            out.append(Reading(self.found, at, at + len(self.span), 1.0) if at >= 0 else Reading(self.missed, 0, 0, 0.0))
+            out.append(Reading(self.found, at, at + len(self.span)) if at >= 0 else Reading(self.missed, 0, 0))
         return out
 
     probabilities = Reader.probabilities
@@ -165,3 +179,47 @@ def test_an_llm_citation_must_quote_a_sentence_the_reader_finds_answers(seeded):
     answerer.fallback._reader = FakeReader("no sentence says this", missed=-6.0)  # noqa: SLF001
     answerer.chat_model = FakeListChatModel(responses=[f"The US was represented by a deputy secretary of state [{us}]."])
     assert pipe.run(question).refused
+
+
+@pytest.mark.slow
+def test_the_reader_answers_from_several_threads_at_once(shipped):
+    """One reader serves a multi-threaded server: its tokenizer is not called by two threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sentence = "The mayor, Ann Lee, opened the new library on Friday after a long campaign."
+    questions = [f"Who opened the new library {'again ' * (i % 5)}?" for i in range(24)]
+
+    def one(q):
+        return shipped.read(q, [sentence, sentence[:40]], [evidence_row(1.0, 0.3, 0.4, 1.0, 0.0, r) for r in range(2)])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, questions))
+    assert all(len(r) == 2 and 0 <= r[0].start <= r[0].end <= len(sentence) for r in results)
+
+
+def test_who_else_passes_over_the_sentence_of_the_answer_already_given(seeded):
+    """The sentence whose best span was already given comes after the others."""
+    from rag.answering.reader import Reading
+
+    class TwoNames(FakeReader):
+        def read(self, question, sentences, evidence, exclude=()):
+            out = []
+            for s in sentences:
+                if "Olaf Scholz" in s:
+                    given = any("scholz" in x.lower() for x in exclude)
+                    at = s.index("David Cameron") if given else s.index("Olaf Scholz")
+                    out.append(Reading(5.0, at, at + len("David Cameron" if given else "Olaf Scholz"), given))
+                elif "Macron" in s:
+                    at = s.index("Macron")
+                    out.append(Reading(3.0, at, at + len("Macron")))
+                else:
+                    out.append(Reading(-4.0, 0, 0))
+            return out
+
+    _answerer(seeded, TwoNames("unused"))
+    first = seeded.ask("Which leaders were there too?")
+    assert first.short_answer is not None and first.short_answer.text == "Olaf Scholz"
+    history = [{"role": "user", "content": "Which leaders were there too?"},
+               {"role": "assistant", "content": first.text}]
+    again = seeded.ask("Who else?", history=history)
+    assert again.short_answer is not None and again.short_answer.text == "Macron", again.text

@@ -1,13 +1,14 @@
 """The offline extractive answerer: cite the sentence that says it, or refuse.
 
-No PyPI package ships an extractive-QA or cross-encoder model that loads offline, so answer
-selection is ours: the retrieved chunks are split into sentences, each scored by idf-weighted
-overlap with the question (its own words and its neighbours'), by the embedding model's
-similarity, and by whether it holds the kind of thing the question asks for (a person, a date,
-a number, a place). The best sentence is the answer; the span that matches the question type is
-highlighted where one can be found. Weak evidence is a refusal, never a guess.
+The retrieved chunks are split into sentences, each scored by idf-weighted overlap with the
+question (its own words and its neighbours'), by the embedding model's similarity, and by whether
+it holds the kind of thing the question asks for (a person, a date, a number, a place). The
+reader (`rag.answering.reader`, fitted on the public SQuAD questions since no QA model ships its
+weights on PyPI) reads the best of them with the question: the most likely one is the answer and
+its span the short answer, and when none is likely the answer is a refusal, never a guess. Key
+facts the question pins down and the sentence lacks also make a refusal; a name given earlier, a
+reason in the next sentence or the rest of a list are cited with it.
 """
-
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering.keyfacts import RULES, evidence_of, missing_facts
+from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
     question_names,
@@ -57,6 +58,19 @@ class Candidate:
     score: float = 0.0
 
 
+@dataclass
+class Verdict:
+    """What the evidence decides before an answer is written: the candidate sentences (best
+    scored first), the reader's readings of the best of them (most likely first), P(none of them
+    answers), the sentence that answers (None: a refusal) and the confidence reported."""
+
+    cands: list[Candidate]
+    read: list[tuple[Candidate, Reading, float]]
+    p_none: float
+    primary: Candidate | None
+    confidence: float
+
+
 # A second sentence is cited only when it scores at least this share of the best one.
 SECOND_CITATION_RATIO = 0.5
 # A second sentence the reader finds likely is cited too when it holds this share of the question's
@@ -81,7 +95,9 @@ class ExtractiveAnswerer:
         weights: dict[str, float] | None = None,
         key_facts: tuple[str, ...] = RULES,
         reader: Reader | None | bool = True,
+        endorsed_share: float = ENDORSED_SHARE,
     ) -> None:
+        self.endorsed_share = endorsed_share
         self.key_facts = key_facts
         # True: the fitted reader (rag/answering/reader.py), loaded on first use; it chooses the
         # sentence among the best few, its short answer, and refuses when none of them answers.
@@ -195,53 +211,71 @@ class ExtractiveAnswerer:
         evidence = [evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, r) for r, c in enumerate(top)]
         readings = self.reader.read(question, texts, evidence, exclude)
         p_none, p = self.reader.probabilities(readings)
-        out = sorted(zip(top, readings, p), key=lambda x: -x[2])
+        # "Who else?": a sentence whose best span was an answer already given comes last.
+        out = sorted(zip(top, readings, p), key=lambda x: (x[1].passed_over, -x[2]))
         return p_none, out
+
+    def verdict(self, ctx: AnswerContext) -> Verdict:
+        """The evidence and what it decides: the sentence that answers (None: a refusal)."""
+        search, corpus = ctx.search, ctx.corpus
+        cands = self.candidates(search, ctx.hits, corpus, ctx.query_vector)
+        if not cands:
+            return Verdict(cands, [], 1.0, None, 0.0)
+        if self.reader is None:
+            # No reader (its weights absent): the best-scored sentence alone, as it says it.
+            primary = cands[0] if self.supported(cands[0]) else None
+            return self._with_key_facts(search, corpus, Verdict(cands, [], 1.0, primary, cands[0].score))
+        p_none, read = self.read(search, cands, corpus, ctx.exclude)
+        verdict = Verdict(cands, read, p_none, None, 1.0 - p_none)
+        # The question's own words must be in the passages, and the reader find an answer there.
+        if p_none > self.reader.threshold or cands[0].lexical + cands[0].context < self.min_lexical:
+            return verdict
+        # The most likely sentence, but never one that matches fewer of the question's key facts
+        # (another harbour's number, another year) than the best-scored one does.
+        def misses(c: Candidate) -> int:
+            return len(missing_facts(search, evidence_of(corpus, c.article_id, c.index),
+                                     corpus.titles.get(c.article_id, ""), ALL_RULES))
+
+        most = misses(cands[0])
+        verdict.primary = next((c for c, _, _ in read if misses(c) <= most), read[0][0])
+        return self._with_key_facts(search, corpus, verdict)
+
+    def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
+        """No answer where the chosen sentence matches the question's words but not what it pins
+        down (a year, a number, a name the article never mentions, the thing counted, a negation)."""
+        c = verdict.primary
+        if c is not None and self.key_facts and missing_facts(
+            question, evidence_of(corpus, c.article_id, c.index), corpus.titles.get(c.article_id, ""),
+            self.key_facts, corpus.article_terms(c.article_id),
+        ):
+            verdict.primary = None
+        return verdict
 
     def endorsed(self, ctx: AnswerContext) -> set[tuple[str, int]] | None:
         """The sentences (article id, index) the reader finds answer the question: those an LLM's
-        citations must quote. Empty when the reader would refuse; None without a reader."""
+        citations must quote. Empty when the offline answer would be a refusal; None without a reader."""
         if self.reader is None:
             return None
-        cands = self.candidates(ctx.search, ctx.hits, ctx.corpus, ctx.query_vector)
-        if not cands:
+        verdict = self.verdict(ctx)
+        if verdict.primary is None:
             return set()
-        p_none, read = self.read(ctx.search, cands, ctx.corpus)
-        if p_none > self.reader.threshold:
-            return set()
-        best = read[0][2]
-        return {(c.article_id, c.index) for c, _, p in read if p >= ENDORSED_SHARE * best}
+        best = verdict.read[0][2]
+        return {(c.article_id, c.index) for c, _, p in verdict.read if p >= self.endorsed_share * best}
 
     def answer(self, ctx: AnswerContext) -> Answer:
         search, corpus = ctx.search, ctx.corpus
-        cands = self.candidates(search, ctx.hits, corpus, ctx.query_vector)
-        confidence = cands[0].score if cands else 0.0
+        verdict = self.verdict(ctx)
+        cands, read, confidence, primary = verdict.cands, verdict.read, verdict.confidence, verdict.primary
+        if primary is None:
+            return refusal(ctx, self.name, confidence=confidence)
         wh = wh_class(search)
-        read: list = []
-        if self.reader is not None and cands:
-            p_none, read = self.read(search, cands, corpus, ctx.exclude)
-            confidence = 1.0 - p_none
-            if p_none > self.reader.threshold or cands[0].lexical + cands[0].context < self.min_lexical:
-                return refusal(ctx, self.name, confidence=confidence)
-            primary, reading, probability = read[0]
-            picked = (reading, probability) if reading.end > reading.start else None
-        else:
-            # No reader (its weights absent): the best-scored sentence alone, as it says it.
-            if not self.supported(cands[0] if cands else None):
-                return refusal(ctx, self.name, confidence=confidence)
-            primary, picked = cands[0], None
+        reading, probability = next(((r, p) for c, r, p in read if c is primary), (None, None))
+        picked = (reading, probability) if reading is not None and reading.end > reading.start else None
         primary_text = corpus.sentence_text(primary.article_id, primary.index)
         if picked and wh == "who" and refers_to_someone(primary_text) and not any(
             e.label_ == "PERSON" for e in parse(primary_text).ents
         ):
             picked = None  # "the host of the meeting said …": the name is given earlier (below)
-        if self.key_facts and missing_facts(
-            search, evidence_of(corpus, primary.article_id, primary.index),
-            corpus.titles.get(primary.article_id, ""), self.key_facts,
-            corpus.article_terms(primary.article_id),
-        ):
-            # It matches the question's words but not what the question pins down.
-            return refusal(ctx, self.name, confidence=confidence)
         qtype = question_type(search)
         # (article id, sentence index) of each cited sentence, in article order; the short answer
         # as (article id, start, end) in article offsets.
@@ -264,11 +298,11 @@ class ExtractiveAnswerer:
             if wh == "why":
                 # The reason is the answer: the short answer is the reader's span of it, if any.
                 short = self._span_in(search, nxt, primary.article_id, read, corpus)
-        elif len(read) > 1 and self._completes(search, read[0], read[1], corpus):
+        elif (second := self._completing(search, primary, read, cited, corpus)) is not None:
             # "Ann Lee chaired the meeting" / "the host of the meeting said about the river wall":
             # a second sentence the reader also finds likely, which says what the question asks
             # about and the first does not.
-            cited.append((read[1][0].article_id, read[1][0].index))
+            cited.append(second)
             cited.sort()
         elif short is None and qtype and not primary.type_match:
             # No short answer and no span of the kind asked for: also cite the best close
@@ -330,17 +364,21 @@ class ExtractiveAnswerer:
         )
 
     @staticmethod
-    def _completes(question: str, first, second, corpus) -> bool:
-        """The reader's second sentence is likely too (SECOND_CITATION_RATIO of the first) and holds
-        question words, of more weight than MIN_COMPLEMENT of them, that the first lacks."""
-        (c1, _, p1), (c2, _, p2) = first, second
-        if p2 < SECOND_CITATION_RATIO * p1 or (c1.article_id, c1.index) == (c2.article_id, c2.index):
-            return False
+    def _completing(question: str, primary: Candidate, read, cited, corpus) -> tuple[str, int] | None:
+        """The reader's next most likely sentence, when it is likely too (SECOND_CITATION_RATIO of
+        the primary's probability), not cited yet, and holds question words (MIN_COMPLEMENT of
+        their idf weight) that the primary lacks."""
+        p1 = next((p for c, _, p in read if c is primary), None)
+        c2, p2 = next(((c, p) for c, _, p in read if c is not primary), (None, 0.0))
+        if p1 is None or c2 is None or p2 < SECOND_CITATION_RATIO * p1 or (c2.article_id, c2.index) in cited:
+            return None
         q_terms = set(terms(question))
-        own1 = corpus.sentence_terms(c1.article_id)[c1.index]
+        own1 = corpus.sentence_terms(primary.article_id)[primary.index]
         own2 = corpus.sentence_terms(c2.article_id)[c2.index]
         total = sum(corpus.idf(t) for t in q_terms) or 1.0
-        return sum(corpus.idf(t) for t in (q_terms & own2) - own1) / total >= MIN_COMPLEMENT
+        if sum(corpus.idf(t) for t in (q_terms & own2) - own1) / total < MIN_COMPLEMENT:
+            return None
+        return c2.article_id, c2.index
 
     def _span_in(self, question: str, index: int, article_id: str, read, corpus):
         """The short answer (article id, start, end, None) the reader finds in sentence `index`, or None."""

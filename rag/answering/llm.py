@@ -248,6 +248,10 @@ class BackendAnswerer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, backend={self.backend!r})"
 
+    def warm_up(self) -> None:
+        """The offline answerer's models (the reader checks every citation); the backend is remote."""
+        self.fallback.warm_up()
+
     def _down_notice(self, exc: BaseException) -> str:
         return (
             f"The LLM backend at {self.backend} did not answer ({failure_reason(exc, self._secrets)}); "

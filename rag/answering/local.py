@@ -48,8 +48,12 @@ class LocalAnswerer:
     def __repr__(self) -> str:
         return f"LocalAnswerer(model_path={str(self.model_path)!r})"
 
-    def warm_up(self):
-        """Load the model (about a second for Gemma 3 270M); done on the first question otherwise."""
+    def warm_up(self) -> None:
+        """Load the models (about a second for Gemma 3 270M); done on the first question otherwise."""
+        self.fallback.warm_up()
+        self._model()
+
+    def _model(self):
         with self._lock:
             if self._llama is None:
                 self._llama = self._load()
@@ -64,7 +68,7 @@ class LocalAnswerer:
         return Llama(model_path=str(path), n_ctx=self.n_ctx, verbose=False)
 
     def propose(self, question: str, context: str) -> str:
-        llama = self.warm_up()
+        llama = self._model()
         prompt = f"Context: {context}\nQuestion: {question}\nAnswer:"
         with self._lock:  # one llama.cpp context: one generation at a time
             out = llama(prompt, max_tokens=self.max_tokens, stop=["\n"], temperature=0.0)

