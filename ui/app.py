@@ -77,9 +77,9 @@ CLICKS_JS = """
   // side panel quiet for a moment; at most 10 s on a slow server), and let go at once when the
   // reader scrolls or types: a fixed second was too short when the reply came late.
   let release = null;
-  const hold = () => {
+  const hold = (x, y) => {
     if (release) release();
-    const x = window.scrollX, y = window.scrollY, started = performance.now();
+    const started = performance.now();
     let quietSince = started, changed = false, done = false;
     const side = document.querySelector('#side');
     const seen = new MutationObserver(() => { changed = true; quietSince = performance.now(); });
@@ -112,6 +112,8 @@ CLICKS_JS = """
     const link = ev.target.closest && ev.target.closest('a[href^="#"]');
     if (!link) return;
     const href = link.getAttribute('href');
+    // The place before anything changes: the page has been seen to jump during the update below.
+    const x = window.scrollX, y = window.scrollY;
     let m;
     if ((m = href.match(/^#source-(\\d+)-(\\d+)$/))) {
       pick('cite:' + m[1] + ':' + m[2]);
@@ -126,7 +128,7 @@ CLICKS_JS = """
     } else {
       return;
     }
-    hold();
+    hold(x, y);
     ev.preventDefault();
     ev.stopPropagation();
   }, true);
