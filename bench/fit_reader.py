@@ -17,13 +17,15 @@
    refusals. `calibrate` stores the refusal threshold on P(none) with the weights: the one that
    refuses `--rate` of the answerable held-out questions.
 
-Run (about 45 minutes a fit on 2 cores):
+Run (about 55 minutes a fit on 2 idle cores; two folds side by side with one thread each took
+about an hour together):
     python -m bench.fit_reader items --out /tmp/reader/items.jsonl
-    python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --folds 4 --predictions /tmp/reader/heldout.jsonl \
-        --save-folds /tmp/reader/folds
-    python -m bench.fit_reader report --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout.jsonl
+    python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --folds 2 --only-fold 0 --threads 1 \
+        --predictions /tmp/reader/heldout2-0.jsonl --save-folds /tmp/reader/folds2   # and --only-fold 1 beside it
+    python -m bench.fit_reader report --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout2.jsonl
     python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --write
-    python -m bench.fit_reader calibrate --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout.jsonl
+    python -m bench.fit_reader calibrate --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout2.jsonl \
+        --threshold T --rate R   # T from `bench.spans --pool` over the folds (docs/benchmarks.md)
 """
 
 from __future__ import annotations
@@ -230,6 +232,16 @@ def predict(reader: Reader, items: list[dict]) -> list[dict]:
 
 # --- 3. held-out figures ---------------------------------------------------------------------------
 
+def chosen(p: list[float], ratio: float) -> int:
+    """The sentence answered from: the reader's likeliest, when it is `ratio` times as likely as
+    the answerer's best-scored one (index 0), else that one (`extractive.SWITCH_RATIO`)."""
+    k = int(np.argmax(p))
+    return k if p[k] >= ratio * p[0] else 0
+
+
+SWITCH_RATIOS = (1.0, 1.5, 2.0, 3.0, 5.0, math.inf)  # 1: the reader's choice; inf: the answerer's
+
+
 def report(items: list[dict], predictions: list[dict]) -> dict:
     by_key = {(it["file"], it["id"]): it for it in items}
     result = {}
@@ -237,19 +249,20 @@ def report(items: list[dict], predictions: list[dict]) -> dict:
         rows = [(by_key[(p["file"], p["id"])], p) for p in predictions if p["file"] == file]
         answerable = [(it, p) for it, p in rows if not it["impossible"]]
         impossible = [(it, p) for it, p in rows if it["impossible"]]
-        em = f = held = first_held = 0.0
-        for it, p in answerable:
-            k = int(np.argmax(p["p"]))
-            golds = [normalise_answer(g) for g in it["answers"] if normalise_answer(g)]
-            span = p["spans"][k]
-            em += normalise_answer(span) in golds
-            f += max((answer_f1(span, g) for g in it["answers"]), default=0.0)
-            held += any(g in normalise_answer(it["cands"][k]["text"]) for g in golds)
-            first_held += any(g in normalise_answer(it["cands"][0]["text"]) for g in golds)
         n = max(len(answerable), 1)
-        r = {"answerable": len(answerable), "unanswerable": len(impossible), "em": round(em / n, 3),
-             "f1": round(f / n, 3), "chosen_sentence_holds_gold": round(held / n, 3),
-             "answerer_first_sentence_holds_gold": round(first_held / n, 3)}
+        r = {"answerable": len(answerable), "unanswerable": len(impossible)}
+        # EM / F1 of the short answer and whether its sentence holds a gold answer, by switch ratio.
+        for ratio in SWITCH_RATIOS:
+            em = f = held = 0.0
+            for it, p in answerable:
+                k = chosen(p["p"], ratio)
+                golds = [normalise_answer(g) for g in it["answers"] if normalise_answer(g)]
+                span = p["spans"][k]
+                em += normalise_answer(span) in golds
+                f += max((answer_f1(span, g) for g in it["answers"]), default=0.0)
+                held += any(g in normalise_answer(it["cands"][k]["text"]) for g in golds)
+            r[f"switch_ratio_{ratio:g}"] = {"em": round(em / n, 3), "f1": round(f / n, 3),
+                                           "sentence_holds_gold": round(held / n, 3)}
         if impossible:
             none_answerable = sorted(p["p_none"] for _, p in answerable)
             for rate in (0.02, 0.05, 0.10):
@@ -312,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
         c.add_argument("--predictions", type=Path, required=True)
         c.add_argument("--rate", type=float, default=0.05, help="false refusals allowed (calibrate)")
         c.add_argument("--weights", type=Path, default=WEIGHTS, help="the reader to calibrate")
+        c.add_argument("--threshold", type=float, default=None,
+                       help="store this threshold instead (e.g. read off `bench.spans --pool ... --sweep`, where "
+                            "the answerer's other refusals count too), with --rate the false refusals it gave")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -324,7 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         figures = report(items, preds)
         print(json.dumps(figures, indent=1))
         if args.cmd == "calibrate":
-            calibrate(args.weights, threshold_for(items, preds, args.rate), args.rate, figures)
+            threshold = args.threshold if args.threshold is not None else threshold_for(items, preds, args.rate)
+            calibrate(args.weights, threshold, args.rate, figures)
         return
 
     import torch

@@ -184,3 +184,22 @@ def test_the_json_api_and_the_openai_reply_carry_the_short_answer(council):
         reply = client.post("/v1/chat/completions", json={
             "model": "article-chat", "messages": [{"role": "user", "content": question}]}).json()
         assert reply["choices"][0]["message"]["content"].startswith("**12** [1]")
+
+
+def test_a_heading_is_never_the_answer(assistant):
+    """A Markdown heading or the title line shares the question's words but labels the text: the
+    sentence that says it is cited instead."""
+    from rag.answering.extractive import is_heading
+
+    assert is_heading("# Bridge opened", "")
+    assert is_heading("Bridge  opened\n", "Bridge opened")
+    assert not is_heading("The bridge was opened.", "Bridge opened")
+    article = Article(
+        id="bridge", title="Mayor opens the Riverton bridge", source="bridge.md",
+        text="# Mayor opens the Riverton bridge\n\nThe mayor, Ann Lee, opened the bridge on Friday.\n",
+    )
+    assert assistant.index_articles([article]).added
+    answer = assistant.ask("Who opens the Riverton bridge?")
+    assert not answer.refused
+    assert [c.quote for c in answer.citations] == ["The mayor, Ann Lee, opened the bridge on Friday."]
+

@@ -35,6 +35,12 @@ from rag.text import prefix, terms
 from rag.types import Answer, AnswerContext, Citation, Hit, ShortAnswer
 
 
+def is_heading(sentence: str, title: str) -> bool:
+    """A Markdown heading ("# Paris summit"), or the article's title standing as its first line."""
+    text = sentence.strip()
+    return text.startswith("#") or (bool(title) and " ".join(text.split()) == " ".join(title.split()))
+
+
 def word_pieces(text: str) -> Iterator[str]:
     """Word-sized pieces (with their trailing spaces) that concatenate back to `text`."""
     yield from (m.group(0) for m in re.finditer(r"\S+\s*|\s+", text))
@@ -76,6 +82,10 @@ SECOND_CITATION_RATIO = 0.5
 # A second sentence the reader finds likely is cited too when it holds this share of the question's
 # words (by idf) that the first does not: what the question asks about, said in another sentence.
 MIN_COMPLEMENT = 0.2
+# The reader's choice replaces the best-scored sentence only when it finds it this many times as
+# likely to answer. Chosen on held-out folds (docs/benchmarks.md): readers fitted on 6 or 9 of the
+# 12 articles chose worse than the scores alone by their first choice, and best with 2-3.
+SWITCH_RATIO = 3.0
 # An LLM may cite a sentence the reader gives at least this share of the best sentence's probability.
 ENDORSED_SHARE = 0.25
 
@@ -151,6 +161,8 @@ class ExtractiveAnswerer:
                 if (chunk.article_id, i) in seen:
                     continue
                 seen.add((chunk.article_id, i))
+                if is_heading(corpus.sentence_text(chunk.article_id, i), corpus.titles.get(chunk.article_id, "")):
+                    continue  # a title labels the text; it says nothing that answers
                 sent = sents[i]
                 own = sent_terms[i]
                 near: set[str] = set()
@@ -237,7 +249,12 @@ class ExtractiveAnswerer:
                                      corpus.titles.get(c.article_id, ""), ALL_RULES))
 
         most = misses(cands[0])
-        verdict.primary = next((c for c, _, _ in read if misses(c) <= most), read[0][0])
+        chosen, p_chosen = next(((c, p) for c, _, p in read if misses(c) <= most), read[0][::2])
+        # ...and it must be clearly likelier than the best-scored sentence to replace it.
+        first = next(((r, p) for c, r, p in read if c is cands[0]), None)
+        if first is not None and not first[0].passed_over and p_chosen < SWITCH_RATIO * first[1]:
+            chosen = cands[0]
+        verdict.primary = chosen
         return self._with_key_facts(search, corpus, verdict)
 
     def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
