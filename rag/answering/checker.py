@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -275,6 +276,12 @@ class CitationChecker:
         )
 
 
+# Why a `[n]` was removed (`CheckedAnswer.dropped_markers`).
+NO_PASSAGE = "no such passage"
+NOT_SAID = "the passage does not say it"
+OFF_QUESTION = "the sentence does not answer the question"
+
+
 @dataclass
 class CheckedAnswer:
     """An answer checked sentence by sentence (so streaming can show each checked sentence at once)."""
@@ -322,14 +329,14 @@ class CheckedAnswer:
             numbers = [n for one in _MARKER.finditer(m.group(0)) for n in _marker_numbers(one.group(1))]
             for n in numbers:
                 if not 1 <= n <= len(self.hits):
-                    self.dropped_markers.append((n, "no such passage"))
+                    self.dropped_markers.append((n, NO_PASSAGE))
                     continue
                 sup = self.checker.support(claim, n, self.hits[n - 1], self.corpus, self.search, self._claim_vector(claim))
                 if sup is None or not sup.supported:
-                    self.dropped_markers.append((n, "the passage does not say it"))
+                    self.dropped_markers.append((n, NOT_SAID))
                     continue
                 if self.endorsed is not None and (sup.article_id, sup.sentence) not in self.endorsed:
-                    self.dropped_markers.append((n, "the sentence does not answer the question"))
+                    self.dropped_markers.append((n, OFF_QUESTION))
                     continue
                 out.append(self._cite(sup))
             if not out:
@@ -375,17 +382,12 @@ class CheckedAnswer:
 
     def notice(self) -> str | None:
         parts = []
-        bad_refs = sum(1 for _, why in self.dropped_markers if why == "no such passage")
-        unsupported = len(self.dropped_markers) - bad_refs
-        off_question = sum(1 for _, why in self.dropped_markers if why == "the sentence does not answer the question")
-        unsupported -= off_question
-        if unsupported:
-            parts.append(f"{unsupported} citation{'s' if unsupported > 1 else ''} to a passage that does not say it")
-        if off_question:
-            parts.append(f"{off_question} citation{'s' if off_question > 1 else ''} to a sentence that does not "
-                         "answer the question")
-        if bad_refs:
-            parts.append(f"{bad_refs} citation{'s' if bad_refs > 1 else ''} to no retrieved passage")
+        dropped = Counter(why for _, why in self.dropped_markers)
+        for why, where in ((NOT_SAID, "a passage that does not say it"),
+                           (OFF_QUESTION, "a sentence that does not answer the question"),
+                           (NO_PASSAGE, "no retrieved passage")):
+            if n := dropped[why]:
+                parts.append(f"{n} citation{'s' if n > 1 else ''} to {where}")
         if self.dropped_sentences:
             n = self.dropped_sentences
             parts.append(f"{n} sentence{'s' if n > 1 else ''} without a supported citation")
