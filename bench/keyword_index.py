@@ -7,7 +7,8 @@ cuts them; what `bench.scale` indexes) asked its own questions. At each size: th
 new article, to remove one, to bring another replica's index up to date after that write
 (`sync`), and the latency of queries over all articles and one article. `--shares` then times the
 search over all articles with each `KeywordIndex.match_share` (1 = match on every word), and
-where the time goes: counting the rows matched against ranking them.
+where the time goes: counting the rows matched against ranking them, then the same with the
+product's budget (MATCH_SHARE within MATCH_FLOOR and MATCH_CEILING rows).
 
 Run: python -m bench.keyword_index [--sizes 100 1000 10000] [--rebuild-up-to 1000] [--memory-up-to 1000]
      [--corpus synthetic|squad] [--data squad_v1_public.jsonl] [--shares 1 0.05]
@@ -238,15 +239,19 @@ def run(sizes: list[int], rebuild_up_to: int, memory_up_to: int, queries: int,
         print(f"  (filled in {fill:.0f} s; max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)", flush=True)
         for share in shares or []:
             _time_share(fts, qs, share)
+        if shares:
+            _time_share(fts, qs, None)
 
 
-def _time_share(index: KeywordIndex, qs: list[str], share: float) -> None:
-    """Search over all articles with `match_share` = share, p50/p95, and what the FTS5 query of
+def _time_share(index: KeywordIndex, qs: list[str], share: float | None) -> None:
+    """Search over all articles with `match_share` = share (None: the product's budget, with its
+    floor and ceiling; a share is forced without the ceiling), p50/p95, and what the FTS5 query of
     the words it matches on costs when it only counts the rows instead of ranking them."""
-    held = index.match_share, index.match_floor
-    index.match_share = share
-    if share >= 1:
-        index.match_floor = len(index)
+    held = index.match_share, index.match_floor, index.match_ceiling
+    if share is not None:
+        index.match_share, index.match_ceiling = share, math.inf
+        if share >= 1:
+            index.match_floor = len(index)
     took, counted, rows = [], [], []
     for q in qs:
         took.append(_time(lambda q=q: index.search(q, 20)))
@@ -256,9 +261,11 @@ def _time_share(index: KeywordIndex, qs: list[str], share: float) -> None:
         started = time.perf_counter()
         rows.append(index._db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0])  # noqa: SLF001
         counted.append(time.perf_counter() - started)
-    index.match_share, index.match_floor = held
+    index.match_share, index.match_floor, index.match_ceiling = held
     took.sort()
-    print(f"  match share {share}: search all p50 {_ms(statistics.median(took))}, p95 {_ms(took[int(0.95 * len(took))])}; "
+    label = f"match share {share}" if share is not None else (
+        f"default budget ({index.match_share:g} of the chunks, {index.match_floor:,}-{index.match_ceiling:,} rows)")
+    print(f"  {label}: search all p50 {_ms(statistics.median(took))}, p95 {_ms(took[int(0.95 * len(took))])}; "
           f"rows matched p50 {statistics.median(rows):,.0f}, counting them p50 {_ms(statistics.median(counted))}", flush=True)
 
 

@@ -224,3 +224,12 @@ def test_in_a_large_archive_candidates_come_from_the_rarest_words_scored_with_al
     assert dict(got)["a"] == pytest.approx(dict(everything.search("library mayor", k=4))["a"])  # "mayor" still counts
     assert {cid for cid, _ in budgeted.search("mayor", k=4)} == {"a", "b", "c"}
     assert {cid for cid, _ in budgeted.search("library mayor", k=4, article_id="x")} == {"a", "b"}
+
+    # The ceiling caps the budget whatever the share, so the rows ranked stop growing with the
+    # archive: "opened" (1 chunk) and "library" (2) fit a budget of 4 rows, not a ceiling of 2.
+    uncapped = KeywordIndex(match_share=1.0, match_floor=0)
+    capped = KeywordIndex(match_share=1.0, match_floor=0, match_ceiling=2)
+    for index in (uncapped, capped):
+        index.add(chunks)
+    assert {cid for cid, _ in uncapped.search("library opened", k=4)} == {"a", "d"}
+    assert [cid for cid, _ in capped.search("library opened", k=4)] == ["a"]

@@ -37,9 +37,13 @@ _EMPTY = "∅"
 # of the time (counting the same matches takes a tenth of it; docs/benchmarks.md). So it matches
 # on its rarest words only, as many as hold together at most MATCH_SHARE of the chunks (the rarest
 # always), and scores the candidates with every word: a chunk holding only the commoner words
-# can score at most their small idfs. Below MATCH_FLOOR matched rows nothing is left out (cheap).
+# can score at most their small idfs. Below MATCH_FLOOR matched rows nothing is left out (cheap);
+# above MATCH_CEILING no more are matched, so the rows ranked, and the time, stop growing with the
+# archive (10,000 rows is 2 % of the chunks at 10,000 articles, where recall at 2 % was within
+# 0.003 of bm25s's at the default weights; docs/benchmarks.md).
 MATCH_SHARE = 0.05
 MATCH_FLOOR = 5_000
+MATCH_CEILING = 10_000
 # Document frequencies looked up are kept until the next write (fts5vocab counts a word's chunks
 # by reading its whole posting list: ~1 ms for a common word at 500,000 chunks), at most this many.
 DF_CACHE_SIZE = 100_000
@@ -69,8 +73,11 @@ class KeywordIndex:
     """BM25 over chunks, scoped to all articles or one; `add`, `remove` and `sync` change only
     the articles they are given. Thread-safe (one connection, one lock: queries take ~1 ms)."""
 
-    def __init__(self, path: str = ":memory:", *, match_share: float = MATCH_SHARE, match_floor: int = MATCH_FLOOR) -> None:
-        self.match_share, self.match_floor = match_share, match_floor
+    def __init__(
+        self, path: str = ":memory:", *, match_share: float = MATCH_SHARE, match_floor: int = MATCH_FLOOR,
+        match_ceiling: float = MATCH_CEILING,
+    ) -> None:
+        self.match_share, self.match_floor, self.match_ceiling = match_share, match_floor, match_ceiling
         # The database is this process's own cache (rebuilt from the records at start-up), so it
         # needs no durability: no journal, no fsync.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -205,8 +212,9 @@ class KeywordIndex:
 
     def _match_words(self, df: Mapping[str, int]) -> list[str]:
         """The words a search over all articles matches on (see MATCH_SHARE): the rarest first,
-        while the chunks holding them add up to the budget; the rarest (held) one always."""
-        budget = max(self.match_floor, self.match_share * self._n)
+        while the chunks holding them add up to the budget (MATCH_SHARE of the chunks, within
+        MATCH_FLOOR and MATCH_CEILING rows); the rarest (held) one always."""
+        budget = max(self.match_floor, min(self.match_share * self._n, self.match_ceiling))
         held = sorted((d, w) for w, d in df.items() if d > 0)
         if sum(d for d, _ in held) <= budget:
             return list(df)
