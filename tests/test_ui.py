@@ -254,3 +254,39 @@ def test_quoted_markdown_in_an_article_stays_text(assistant):
     reply = messages[-1]["content"]
     assert "Kruiningen" in reply
     assert "![x](" not in reply and "!\\[x\\](" in reply
+
+
+def test_a_sessions_markdown_file_goes_when_its_tab_closes(seeded):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    app = build_app(seeded)
+    folder = Path(app.exports_dir.name)
+    handlers_by_name = {fn.fn.__name__: fn.fn for fn in app.fns.values() if fn.fn is not None}
+    request = SimpleNamespace(session_hash="tab-1")
+    for _ in handlers_by_name["ask"]("Who represented the US?", [], handlers.ALL_ARTICLES, request):
+        pass
+    path = folder / "conversation-tab-1.md"
+    assert "## 1. Who represented the US?" in path.read_text(encoding="utf-8")
+    handlers_by_name["forget_export"](request)  # the tab closed (Gradio's unload event)
+    assert not path.exists() and folder.is_dir()
+
+
+def test_the_export_folder_goes_when_the_server_process_ends(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from rag.assistant import Assistant\n"
+        "from rag.config import Settings\n"
+        "from ui.app import build_app\n"
+        f"settings = Settings(_env_file=None, index_dir={str(tmp_path / 'index')!r}, embedding_backend='fake')\n"
+        "app = build_app(Assistant(settings))\n"
+        "print(app.exports_dir.name)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert folder.name.startswith("article-chat-exports-") and not folder.exists()

@@ -157,9 +157,17 @@ COPY_JS = """
 def build_app(assistant) -> gr.Blocks:
     """The chat page for `assistant` (not launched)."""
     max_upload = assistant.settings.max_upload_bytes
-    exports = Path(tempfile.mkdtemp(prefix="article-chat-exports-"))
+    # One Markdown file per browser session, deleted when its tab closes (`app.unload` below); the
+    # folder goes when the app does. Gradio's own copies of served files are cleared hourly.
+    exports_dir = tempfile.TemporaryDirectory(prefix="article-chat-exports-")
+    exports = Path(exports_dir.name)
 
-    with gr.Blocks(title="article-chat") as app:
+    def export_path(request: gr.Request | None) -> Path:
+        name = (getattr(request, "session_hash", None) or "chat").replace("/", "")
+        return exports / f"conversation-{name}.md"
+
+    with gr.Blocks(title="article-chat", delete_cache=(3600, 3600)) as app:
+        app.exports_dir = exports_dir
         gr.Markdown("## article-chat\nAsk about the indexed news articles. Every answer cites the sentence that says it.")
         turns = gr.State([])  # this chat's handlers.Turn list: every answer's sources stay reachable
         with gr.Tab("Chat"):
@@ -240,8 +248,7 @@ def build_app(assistant) -> gr.Blocks:
 
         def export(turn_list, request: gr.Request | None):
             markdown = handlers.conversation_markdown(turn_list)
-            name = (getattr(request, "session_hash", None) or "chat").replace("/", "")
-            path = exports / f"conversation-{name}.md"
+            path = export_path(request)
             path.write_text(markdown, encoding="utf-8")
             return markdown, gr.update(value=str(path), interactive=True)
 
@@ -370,6 +377,11 @@ def build_app(assistant) -> gr.Blocks:
         # On page load only the lists are refreshed: a message the user is already reading stays.
         app.load(refreshed, [scope, chosen], lists)
         app.load(None, None, None, js=CLICKS_JS)
+
+        def forget_export(request: gr.Request):  # Gradio passes the request by this annotation
+            export_path(request).unlink(missing_ok=True)
+
+        app.unload(forget_export)
 
     return app
 
