@@ -5,7 +5,9 @@ its own that writes a checkpoint (articles, chunks, seconds, bytes, memory) afte
 can be stopped at any point with what it reached kept; `measure` then opens that index in a fresh
 process and times what the issue asks: time to open, query p50/p95, memory, and how long a write
 takes to be answerable on the writer and on a second replica (another `Assistant` on the same
-index, which learns of the write only through the version stamp, as another process does).
+index, which learns of the write only through the version stamp, as another process does), and
+where an answer's time goes (`stages_ms_p50_p95`: embedding, dense, keyword, retrieval, answerer,
+reader).
 
     python -m bench.scale prewarm --data squad.jsonl --cache /tmp/s/emb.npz
     python -m bench.scale build --data squad.jsonl --steps 100 1000 10000 --index-dir /tmp/s/e \\
@@ -97,6 +99,50 @@ def _answerable(assistant, article_id: str, question: str, limit: float) -> floa
     return None
 
 
+class _Stages:
+    """Times each stage of an answer: the question's vector, the dense and the keyword search (as
+    the retriever runs them, 20 candidates each over all articles), the whole retrieval, then the
+    answerer, and inside it the reader."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+        self.took: dict[str, list[float]] = {k: [] for k in ("embed", "dense", "keyword", "retrieve", "answerer", "reader")}
+        self._reader_s = 0.0
+        reader = getattr(pipeline.answerer, "reader", None)
+        if reader is not None:
+            read = reader.read
+
+            def timed_read(*args, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return read(*args, **kwargs)
+                finally:
+                    self._reader_s += time.perf_counter() - t
+
+            reader.read = timed_read
+
+    def time(self, question: str) -> None:
+        p, took = self.pipeline, self.took
+        t0 = time.perf_counter()
+        vector = p.embeddings.embed_query(question)
+        t1 = time.perf_counter()
+        p.retriever._dense(vector, None, p.retriever.candidates)  # noqa: SLF001
+        t2 = time.perf_counter()
+        p.retriever._keyword(question, None, p.retriever.candidates)  # noqa: SLF001
+        t3 = time.perf_counter()
+        ctx = p.context(question)
+        t4 = time.perf_counter()
+        self._reader_s = 0.0
+        p.answerer.answer(ctx)
+        t5 = time.perf_counter()
+        for key, seconds in (("embed", t1 - t0), ("dense", t2 - t1), ("keyword", t3 - t2), ("retrieve", t4 - t3),
+                             ("answerer", t5 - t4), ("reader", self._reader_s)):
+            took[key].append(seconds)
+
+    def report(self) -> dict[str, list[float | None]]:
+        return {k: [_pct_ms(v, 0.5), _pct_ms(v, 0.95)] for k, v in self.took.items()}
+
+
 def run_measure(
     data: Path, index_dir: Path, cache: Path, *, questions: int = 200, writes: int = 5, seed: int = 0,
     fake: bool = False, chroma_port: int | None = None, chroma_path: Path | None = None,
@@ -115,6 +161,7 @@ def run_measure(
     sample_q = scale_questions(data, n, questions, seed)
     latencies, retrieval = [], []
     pipeline = writer._answer_pipeline()  # noqa: SLF001 - a benchmark looks inside
+    stages = _Stages(pipeline)
     for q in sample_q:
         t = time.perf_counter()
         writer.ask(q.question)
@@ -123,6 +170,10 @@ def run_measure(
         t = time.perf_counter()
         pipeline.retriever.retrieve(q.question, k=writer.settings.k, query_vector=vector)
         retrieval.append(time.perf_counter() - t)
+    # Where an answer's time goes, asked again on a second sample (first touches of its articles
+    # included, as in the answers above).
+    for q in scale_questions(data, n, questions, seed + 1):
+        stages.time(q.question)
     # Writes of a new article (a repeat of an existing text under a new id: vectors cached), each
     # then asked about on the writer and on the replica; then removed again.
     template = scale_articles(data, 1)[0]
@@ -152,6 +203,7 @@ def run_measure(
         "latency_p95_ms": _pct_ms(latencies, 0.95),
         "retrieval_p50_ms": _pct_ms(retrieval, 0.5),
         "retrieval_p95_ms": _pct_ms(retrieval, 0.95),
+        "stages_ms_p50_p95": stages.report(),
         "write_p50_ms": _pct_ms(write_s, 0.5),
         "write_to_answerable_writer_ms": _pct_ms([s for s in writer_s if s is not None], 0.5),
         "write_to_answerable_replica_ms": _pct_ms([s for s in replica_s if s is not None], 0.5),

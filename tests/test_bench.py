@@ -189,3 +189,30 @@ def test_a_tiny_quick_run_writes_both_systems_metrics(tmp_path):
     pytest.importorskip("matplotlib")
     for name in ("bench_quality.png", "bench_cost.png", "bench_scale.png"):
         assert (out / name).stat().st_size > 0
+
+
+def test_the_scale_curve_builds_by_steps_then_measures_in_a_fresh_assistant(tmp_path):
+    from bench.scale import main
+
+    squad = tmp_path / "tiny_squad.jsonl"
+    rows = [{"title": f"Bridge_{i}", "article_text": ARTICLE.replace("Norvik", f"Norvik {i}"), "questions": [
+        {"id": f"t{i}", "question": "Who opened the Harbour Bridge?", "answers": ["Elena Strand"], "paragraph_index": 0},
+    ]} for i in range(2)]
+    squad.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cache, index = tmp_path / "emb.npz", tmp_path / "index"
+    common = ["--data", str(squad), "--cache", str(cache), "--fake-embeddings"]
+    main(["prewarm", *common, "--result", str(tmp_path / "prewarm.json")])
+    main(["build", *common, "--steps", "2", "5", "--index-dir", str(index), "--result", str(tmp_path / "build.json")])
+    main(["measure", *common, "--index-dir", str(index), "--result", str(tmp_path / "measure.json"),
+          "--questions", "2", "--writes", "1"])
+    build = json.loads((tmp_path / "build.json").read_text())
+    assert [p["articles"] for p in build["points"]] == [2, 5]
+    assert [p["added"] for p in build["points"]] == [2, 3]  # the copies are new articles
+    assert build["points"][1]["chunks"] == 5 * build["points"][0]["chunks"] // 2
+    assert build["points"][1]["embedded_chunks"] == 0  # every chunk vector came from the cache
+    measure = json.loads((tmp_path / "measure.json").read_text())
+    assert measure["articles"] == 5 and measure["never_answerable"] == 0
+    assert measure["write_to_answerable_replica_ms"] is not None
+    stages = measure["stages_ms_p50_p95"]
+    assert set(stages) == {"embed", "dense", "keyword", "retrieve", "answerer", "reader"}
+    assert 0 < stages["reader"][0] <= stages["answerer"][0]  # the reader runs inside the answerer
