@@ -223,3 +223,18 @@ def test_who_else_passes_over_the_sentence_of_the_answer_already_given(seeded):
                {"role": "assistant", "content": first.text}]
     again = seeded.ask("Who else?", history=history)
     assert again.short_answer is not None and again.short_answer.text == "Macron", again.text
+
+
+def test_rag_reader_false_answers_from_the_best_scored_sentence_without_loading_the_reader(settings):
+    from rag.assistant import Assistant
+    from tests.conftest import SEED
+
+    fast = Assistant(settings.model_copy(update={"reader": False}))
+    fast.index(SEED)
+    answerer = fast._answer_pipeline().answerer  # noqa: SLF001
+    assert answerer.reader is None
+    answer = fast.ask("Who represented the US?")
+    assert not answer.refused and "deputy secretary" in answer.citations[0].quote.lower()
+    text = fast.article(answer.citations[0].article_id).text
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)
+    assert fast.ask("What is the capital of Australia?").refused

@@ -33,6 +33,7 @@ def make_answerer(
         refusal_threshold=settings.refusal_threshold,
         min_lexical=settings.min_lexical,
         sentence_rerank=settings.sentence_rerank,
+        reader=True if settings.reader else None,
     )
     kind = settings.answerer
     if kind == "extractive":
