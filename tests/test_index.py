@@ -315,3 +315,27 @@ def test_the_repair_runs_only_after_a_write_that_did_not_finish(seeded, tmp_path
     seeded.index(write(tmp_path / "two.txt", "A second extra article. About hills."))
     assert store.chroma.collection.get(ids=["orphan-a"])["ids"] == []
     assert store.records.get_meta("write_unfinished") == "0"
+
+
+def test_one_articles_chunks_and_nearest_are_found_by_id_as_the_filter_finds_them(seeded, tmp_path, monkeypatch):
+    """Reads and searches within one article go by its chunk ids (a lookup whose cost does not
+    grow with the archive) and find what Chroma's filter on the article finds, in pages too."""
+    import rag.index.chroma
+
+    seeded.index(write(tmp_path / "more.txt", "A second article. It has a few sentences. About rivers and hills."))
+    store = seeded.store
+    articles = [a.id for a in seeded.articles()]
+    assert len(articles) == 2
+    monkeypatch.setattr(rag.index.chroma, "PAGE", 3)
+    vector = seeded.embeddings.embed_query("Who represented the US at the summit?")
+    for article_id in articles:
+        by_filter = store.chroma.chunks(article_id)
+        assert by_filter and store.chunks(article_id) == by_filter
+        ids = [c.id for c in by_filter]
+        exact = store.nearest(vector, 5, among=ids)
+        filtered = store.nearest(vector, 5, article_id=article_id)
+        assert [cid for cid, _ in exact] == [cid for cid, _ in filtered][: len(exact)]
+        assert [s for _, s in exact] == pytest.approx([s for _, s in filtered][: len(exact)], abs=1e-5)
+    assert store.nearest(vector, 5, among=[]) == []
+    scoped = seeded.ask("Who represented the US?", article="paris-summit-on-ukraine")
+    assert "deputy secretary of state" in scoped.text

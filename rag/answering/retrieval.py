@@ -146,7 +146,12 @@ class HybridRetriever:
         return got
 
     def _dense(self, query_vector: list[float], article: str | None, n: int) -> list[tuple[str, float]]:
-        return [(cid, s) for cid, s in self.store.nearest(query_vector, n, article_id=article) if cid in self._where]
+        if article is not None:
+            # Within one article: its usable chunks, ranked exactly by id (the same cost at any
+            # archive size, where Chroma's filter on the article grows with the collection).
+            held = self._articles.get(article)
+            return self.store.nearest(query_vector, n, among=held.ids) if held else []
+        return [(cid, s) for cid, s in self.store.nearest(query_vector, n) if cid in self._where]
 
     def _keyword(self, question: str, article: str | None, n: int) -> list[tuple[str, float]]:
         return [(cid, s) for cid, s in self.keyword.search(question, n, article) if cid in self._where]

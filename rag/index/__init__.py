@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,14 +166,26 @@ class ArticleIndex:
         return self.lock.changed_elsewhere(seen, now)
 
     def chunks(self, article_id: str | None = None) -> list[StoredChunk]:
-        """Every stored chunk (or one article's), in article and position order."""
-        return self.chroma.chunks(article_id) if self.exists else []
+        """Every stored chunk (or one article's), in article and position order. One article's are
+        read by the chunk ids LangChain's record manager lists for it (its group): a lookup by id
+        costs the same at any archive size, which keeps a replica's reload after a write flat."""
+        if not self.exists:
+            return []
+        if article_id is None:
+            return self.chroma.chunks()
+        return self.chroma.chunks(article_id, ids=self.record_manager.list_keys(group_ids=[article_id]))
 
     def count_chunks(self) -> int:
         return self.chroma.count() if self.exists else 0
 
-    def nearest(self, vector, n: int, article_id: str | None = None) -> list[tuple[str, float]]:
-        """Dense search: the `n` nearest chunk ids with their cosine similarity."""
+    def nearest(
+        self, vector, n: int, article_id: str | None = None, among: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Dense search: the `n` nearest chunk ids with their cosine similarity, over every chunk,
+        one article's, or exactly the chunks `among` (one article's ids, known to the caller: the
+        same cost at any archive size, see `ChromaChunks.nearest_among`)."""
+        if among is not None:
+            return self.chroma.nearest_among(vector, among, n)
         return self.chroma.nearest(vector, n, article_id)
 
     def chunking_signature(self) -> str:

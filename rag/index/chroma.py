@@ -5,7 +5,7 @@ collection handle for reads in pages, similarity by id and counts)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -139,16 +139,29 @@ class ChromaChunks:
                 return
             offset += PAGE
 
-    def chunks(self, article_id: str | None = None) -> list[StoredChunk]:
-        """Every stored chunk (or one article's), in article and position order."""
-        where = {"article_id": article_id} if article_id else None
+    def by_ids(self, ids: Sequence[str], include: list[str]) -> Iterator[dict]:
+        """`collection.get(ids=...)` a page at a time: a lookup by id, whose cost does not grow
+        with the collection (a `where` filter on metadata does: ~50 ms for one article's chunks at
+        50,000 chunks, ten times that at 500,000)."""
+        for start in range(0, len(ids), PAGE):
+            yield self.collection.get(ids=list(ids[start : start + PAGE]), include=include)
+
+    def chunks(self, article_id: str | None = None, ids: Sequence[str] | None = None) -> list[StoredChunk]:
+        """Every stored chunk, or one article's (those of `ids` when given, else found by a filter on
+        its metadata), in article and position order."""
+        include = ["documents", "metadatas"]
+        if ids is not None:
+            pages = self.by_ids(ids, include)
+        else:
+            pages = self.pages(where={"article_id": article_id} if article_id else None, include=include)
         chunks = [
             StoredChunk(
                 id=cid, article_id=m["article_id"], title=m["title"], source=m["source"],
                 index=int(m["chunk_index"]), start=int(m["start"]), end=int(m["end"]), text=doc,
             )
-            for got in self.pages(where=where, include=["documents", "metadatas"])
+            for got in pages
             for cid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
+            if article_id is None or m["article_id"] == article_id
         ]
         chunks.sort(key=lambda c: (c.article_id, c.index))
         return chunks
@@ -173,6 +186,27 @@ class ChromaChunks:
             include=["distances"],
         )
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+
+    def nearest_among(self, vector, ids: Sequence[str], n: int) -> list[tuple[str, float]]:
+        """The `n` of the chunks `ids` nearest to `vector`, with cosine similarity, computed exactly
+        from their stored vectors. For a search within one article (~50 chunks) this costs the same
+        at any collection size; Chroma's filtered `query` grew with it (77 ms at 50,000 chunks,
+        docs/benchmarks.md). Written here because neither Chroma nor langchain-chroma ranks a
+        given list of ids."""
+        import numpy as np
+
+        found, rows = [], []
+        for got in self.by_ids(ids, ["embeddings"]):
+            found += got["ids"]
+            rows += list(got["embeddings"])
+        if not found:
+            return []
+        matrix = np.asarray(rows, dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
+        similarity = matrix @ query / np.maximum(norms, 1e-12)
+        best = np.argsort(-similarity, kind="stable")[:n]
+        return [(found[i], float(similarity[i])) for i in best]
 
     # --- deleting ---------------------------------------------------------------------------
     def delete_ids(self, ids: list[str]) -> None:
