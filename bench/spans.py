@@ -2,13 +2,15 @@
 
 For each sampled question: is the short answer exactly a gold answer (EM) and how much of one
 (F1), both SQuAD-normalised and over all answerable questions (a refusal or an answer without a
-short answer scores 0); does the cited sentence hold a gold answer; and, for unanswerable
-questions (SQuAD 2.0), is it refused. Also the false refusals and warm latency.
+short answer scores 0), and the same for what the answer bolds (`bold_em`/`bold_f1`: the short
+answer, or without one the span simple rules bolded in the cited sentence); does the cited
+sentence hold a gold answer; and, for unanswerable questions (SQuAD 2.0), is it refused. Also the
+false refusals and warm latency.
 
 With the reader (the default), `--reader fold-K.safetensors` (from `bench.fit_reader fit --folds
 --save-folds`) measures a reader fitted without some articles on the questions about those
 articles only: the held-out figure. `--no-reader` measures the answerer without it (the
-best-scored sentence alone, no short answer).
+best-scored sentence alone, a span bolded by rules, no short answer: `RAG_READER=false`).
 
 `--sweep T ...` asks once with the reader's refusal off and summarises at each threshold on
 P(none); `--records` keeps each question's record so that folds can be pooled (`--pool`).
@@ -50,6 +52,9 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
         seconds = time.perf_counter() - started
         golds = [normalise_answer(g) for g in q.answers]
         sa = answer.short_answer
+        # What the answer puts in bold: the short answer, or without one the span of the cited
+        # sentence that simple rules bolded (the answer without the reader has only that).
+        bold = sa.text if sa is not None else answer.answer_span
         records.append({
             "id": q.id, "answerable": q.answerable, "refused": answer.refused,
             "p_none": round(1.0 - answer.confidence, 5) if with_reader else None, "seconds": round(seconds, 5),
@@ -57,6 +62,8 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
             "short": sa is not None,
             "em": float(sa is not None and normalise_answer(sa.text) in golds),
             "f1": max((answer_f1(sa.text, g) for g in q.answers), default=0.0) if sa else 0.0,
+            "bold_em": float(bool(bold) and normalise_answer(bold) in golds),
+            "bold_f1": max((answer_f1(bold, g) for g in q.answers), default=0.0) if bold else 0.0,
         })
     return records
 
@@ -81,6 +88,9 @@ def summarise(records: list[dict], threshold: float | None = None) -> dict:
         "short_answer_em": round(sum(r["em"] for r in answered) / n, 3),
         "short_answer_f1": round(sum(r["f1"] for r in answered) / n, 3),
         "with_short_answer": round(sum(r["short"] for r in answered) / n, 3),
+        # Records from before the bolded span was kept count their short answer.
+        "bold_em": round(sum(r.get("bold_em", r["em"]) for r in answered) / n, 3),
+        "bold_f1": round(sum(r.get("bold_f1", r["f1"]) for r in answered) / n, 3),
         "cited_sentence_holds_gold": round(sum(r["cited"] for r in answered) / n, 3),
         "false_refusals": round((len(answerable) - len(answered)) / n, 3),
         "unanswerable_refused": round(sum(refused(r) for r in impossible) / len(impossible), 3) if impossible else None,
