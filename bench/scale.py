@@ -6,8 +6,8 @@ can be stopped at any point with what it reached kept; `measure` then opens that
 process and times what the issue asks: time to open, query p50/p95, memory, and how long a write
 takes to be answerable on the writer and on a second replica (another `Assistant` on the same
 index, which learns of the write only through the version stamp, as another process does), and
-where an answer's time goes (`stages_ms_p50_p95`: embedding, dense, keyword, retrieval, answerer,
-reader).
+where an answer's time goes (`stages_ms_p50_p95`: embedding, dense, keyword, context, answerer,
+reader; and the answer without the reader).
 
     python -m bench.scale prewarm --data squad.jsonl --cache /tmp/s/emb.npz
     python -m bench.scale build --data squad.jsonl --steps 100 1000 10000 --index-dir /tmp/s/e \\
@@ -39,11 +39,11 @@ from bench.runner import (
 )
 
 
-def _assistant(index_dir: Path, cache: Path, fake: bool, chroma_port: int | None):
+def _assistant(index_dir: Path, cache: Path, fake: bool, chroma_port: int | None, reader: bool = True):
     from rag.assistant import Assistant
     from rag.embeddings import make_embeddings
 
-    settings = base_settings(index_dir, fake, chroma_port)
+    settings = base_settings(index_dir, fake, chroma_port).model_copy(update={"reader": reader})
     emb = CachedEmbeddings(make_embeddings(settings), CachedEmbeddings.load_vectors(cache))
     emb.load_spans(cache)
     emb.warm_up()
@@ -101,12 +101,21 @@ def _answerable(assistant, article_id: str, question: str, limit: float) -> floa
 
 class _Stages:
     """Times each stage of an answer: the question's vector, the dense and the keyword search (as
-    the retriever runs them, 20 candidates each over all articles), the whole retrieval, then the
-    answerer, and inside it the reader."""
+    the retriever runs them, 20 candidates each over all articles), the context (follow-up
+    rewriting, the vector and retrieval), then the answerer, and inside it the reader; `total` is
+    context + answerer. Every other question is answered without the reader instead
+    (`RAG_READER=false`): `answerer_no_reader`, `total_no_reader`; each answerer is timed only on
+    the questions it answers first, so both pay for first touches of their articles."""
+
+    STAGES = ("embed", "dense", "keyword", "context", "answerer", "reader", "total", "answerer_no_reader",
+              "total_no_reader")
 
     def __init__(self, pipeline) -> None:
+        from rag.answering.factory import make_answerer
+
         self.pipeline = pipeline
-        self.took: dict[str, list[float]] = {k: [] for k in ("embed", "dense", "keyword", "retrieve", "answerer", "reader")}
+        self.took: dict[str, list[float]] = {k: [] for k in self.STAGES}
+        self.plain = make_answerer(pipeline.settings.model_copy(update={"reader": False}), pipeline.embeddings)
         self._reader_s = 0.0
         reader = getattr(pipeline.answerer, "reader", None)
         if reader is not None:
@@ -132,12 +141,19 @@ class _Stages:
         t3 = time.perf_counter()
         ctx = p.context(question)
         t4 = time.perf_counter()
-        self._reader_s = 0.0
-        p.answerer.answer(ctx)
-        t5 = time.perf_counter()
-        for key, seconds in (("embed", t1 - t0), ("dense", t2 - t1), ("keyword", t3 - t2), ("retrieve", t4 - t3),
-                             ("answerer", t5 - t4), ("reader", self._reader_s)):
+        for key, seconds in (("embed", t1 - t0), ("dense", t2 - t1), ("keyword", t3 - t2), ("context", t4 - t3)):
             took[key].append(seconds)
+        self._reader_s = 0.0
+        if len(took["embed"]) % 2:
+            p.answerer.answer(ctx)
+            t5 = time.perf_counter()
+            for key, seconds in (("answerer", t5 - t4), ("reader", self._reader_s), ("total", t5 - t3)):
+                took[key].append(seconds)
+        else:
+            self.plain.answer(ctx)
+            t5 = time.perf_counter()
+            took["answerer_no_reader"].append(t5 - t4)
+            took["total_no_reader"].append(t5 - t3)
 
     def report(self) -> dict[str, list[float | None]]:
         return {k: [_pct_ms(v, 0.5), _pct_ms(v, 0.95)] for k, v in self.took.items()}
@@ -145,13 +161,13 @@ class _Stages:
 
 def run_measure(
     data: Path, index_dir: Path, cache: Path, *, questions: int = 200, writes: int = 5, seed: int = 0,
-    fake: bool = False, chroma_port: int | None = None, chroma_path: Path | None = None,
+    fake: bool = False, chroma_port: int | None = None, chroma_path: Path | None = None, reader: bool = True,
 ) -> dict[str, Any]:
     """Open the built index in this fresh process and time it (see the module's docstring)."""
     from rag.types import Article
 
-    writer, _ = _assistant(index_dir, cache, fake, chroma_port)
-    replica, _ = _assistant(index_dir, cache, fake, chroma_port)
+    writer, _ = _assistant(index_dir, cache, fake, chroma_port, reader)
+    replica, _ = _assistant(index_dir, cache, fake, chroma_port, reader)
     n = len(writer.articles())
     started = time.perf_counter()
     writer.warm_up()
@@ -193,6 +209,7 @@ def run_measure(
         remove_s.append(time.perf_counter() - t)
     return {
         "store": "server" if chroma_port else "embedded",
+        "reader": reader,
         "articles": n,
         "chunks": writer.chunk_count(),
         "index_bytes": _bytes(index_dir, chroma_path),
@@ -224,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     m = sub.add_parser("measure", help="open the built index and time it")
     m.add_argument("--questions", type=int, default=200)
     m.add_argument("--writes", type=int, default=5)
+    m.add_argument("--no-reader", action="store_true", help="answer with RAG_READER=false")
     for p in (pw, b, m):
         p.add_argument("--data", type=Path, required=True)
         p.add_argument("--cache", type=Path, required=True)
@@ -241,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
                         fake=args.fake_embeddings, chroma_port=args.chroma_port, chroma_path=args.chroma_path)
     else:
         out = run_measure(args.data, args.index_dir, args.cache, questions=args.questions, writes=args.writes,
-                          fake=args.fake_embeddings, chroma_port=args.chroma_port, chroma_path=args.chroma_path)
+                          fake=args.fake_embeddings, chroma_port=args.chroma_port, chroma_path=args.chroma_path,
+                          reader=not args.no_reader)
     args.result.write_text(json.dumps(out, indent=2), encoding="utf-8")
 
 

@@ -204,7 +204,7 @@ def test_the_scale_curve_builds_by_steps_then_measures_in_a_fresh_assistant(tmp_
     main(["prewarm", *common, "--result", str(tmp_path / "prewarm.json")])
     main(["build", *common, "--steps", "2", "5", "--index-dir", str(index), "--result", str(tmp_path / "build.json")])
     main(["measure", *common, "--index-dir", str(index), "--result", str(tmp_path / "measure.json"),
-          "--questions", "2", "--writes", "1"])
+          "--questions", "4", "--writes", "1"])
     build = json.loads((tmp_path / "build.json").read_text())
     assert [p["articles"] for p in build["points"]] == [2, 5]
     assert [p["added"] for p in build["points"]] == [2, 3]  # the copies are new articles
@@ -214,5 +214,7 @@ def test_the_scale_curve_builds_by_steps_then_measures_in_a_fresh_assistant(tmp_
     assert measure["articles"] == 5 and measure["never_answerable"] == 0
     assert measure["write_to_answerable_replica_ms"] is not None
     stages = measure["stages_ms_p50_p95"]
-    assert set(stages) == {"embed", "dense", "keyword", "retrieve", "answerer", "reader"}
-    assert 0 < stages["reader"][0] <= stages["answerer"][0]  # the reader runs inside the answerer
+    assert set(stages) == {"embed", "dense", "keyword", "context", "answerer", "reader", "total",
+                           "answerer_no_reader", "total_no_reader"}
+    assert 0 < stages["reader"][0] <= stages["answerer"][0] <= stages["total"][0]  # the reader runs inside the answerer
+    assert stages["answerer_no_reader"][0] is not None
