@@ -339,3 +339,17 @@ def test_one_articles_chunks_and_nearest_are_found_by_id_as_the_filter_finds_the
     assert store.nearest(vector, 5, among=[]) == []
     scoped = seeded.ask("Who represented the US?", article="paris-summit-on-ukraine")
     assert "deputy secretary of state" in scoped.text
+
+
+def test_reopening_frees_the_old_chroma_client_and_its_vectors(seeded):
+    """A reader reopens after another process writes; the client it drops holds the whole vector
+    index in memory and sits in a reference cycle: each reopen once kept another copy
+    (+113 MB per reopen at 50,000 chunks)."""
+    import weakref
+
+    store = seeded.store
+    assert store.count_chunks() > 0  # opened
+    system = weakref.ref(store.chroma._client._system)  # noqa: SLF001 - the point is the object's lifetime
+    store.reopen()
+    assert system() is None
+    assert "deputy secretary of state" in seeded.ask("Who represented the US?").text
