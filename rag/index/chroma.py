@@ -125,13 +125,16 @@ class ChromaChunks:
                     self._client.clear_system_cache()
                 except Exception:  # noqa: BLE001 - a stale cache is dropped with the client anyway
                     pass
-            self._client = self._store = self._collection = None
-        # The dropped client's System (which holds the whole vector index in memory, ~2 KB a chunk)
-        # sits in a reference cycle that only the cyclic collector frees, and rarely does: without
-        # this, every reopen kept another copy (+113 MB each at 50,000 chunks; 10 GB peak in
-        # `bench.scale measure` at 500,000). A collection costs well under a second here, and a
-        # reopen happens only after another process has written.
-        gc.collect()
+            embedded, self._client = self._client is not None and self.settings.store != "server", None
+            self._store = self._collection = None
+        if embedded:
+            # The dropped embedded client's System (which holds the whole vector index in memory,
+            # ~2 KB a chunk) sits in a reference cycle that only the cyclic collector frees, and
+            # rarely does: without this, every reopen kept another copy (+113 MB each at 50,000
+            # chunks; 10 GB peak in `bench.scale measure` at 500,000). The collection takes ~0.3 s
+            # in a process holding 10,000 articles, after another process's write only. A server
+            # client holds no vectors, so server mode does not pay it on every write.
+            gc.collect()
 
     # --- reading ----------------------------------------------------------------------------
     def pages(self, **query: Any) -> Iterator[dict]:
