@@ -272,6 +272,27 @@ def test_a_sessions_markdown_file_goes_when_its_tab_closes(seeded):
     assert not path.exists() and folder.is_dir()
 
 
+def test_the_export_folder_goes_when_the_server_shuts_down(seeded, monkeypatch):
+    """uvicorn ends a SIGTERM'd server by raising the signal again, so no exit-time cleanup runs:
+    the folder is removed by the app's own shutdown."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    import ui.app
+    from rag.http.app import create_app
+
+    built = []
+    real = ui.app.build_app
+    monkeypatch.setattr(ui.app, "build_app", lambda assistant: built.append(real(assistant)) or built[-1])
+    app = create_app(seeded, ui=ui.app.mount)
+    with TestClient(app) as client:  # runs the app's lifespan: startup here, shutdown on leaving
+        assert client.get("/healthz").status_code == 200
+        folder = Path(built[0].exports_dir.name)
+        assert folder.is_dir()
+    assert not folder.exists()
+
+
 def test_the_export_folder_goes_when_the_server_process_ends(tmp_path):
     import subprocess
     import sys

@@ -406,17 +406,33 @@ def ui_auth(settings) -> tuple[str, str] | None:
 def mount(app, assistant) -> bool:
     """Mount the chat for `assistant` at / of a FastAPI app (after every API route, which it would
     shadow). `rag serve` passes this to `rag.http.app.create_app`."""
+    import contextlib
+
     import gradio as gr
 
+    blocks = build_app(assistant)
     gr.mount_gradio_app(
         app,
-        build_app(assistant),
+        blocks,
         path="/",
         auth=ui_auth(assistant.settings),
         max_file_size=assistant.settings.max_upload_bytes,
         theme=theme(),
         css=CSS,
     )
+    # The export folder goes when the server shuts down: uvicorn ends a SIGTERM'd process by
+    # raising the signal again once the app has shut down, so exit-time cleanup never runs.
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(server_app):
+        try:
+            async with inner(server_app) as state:
+                yield state
+        finally:
+            blocks.exports_dir.cleanup()
+
+    app.router.lifespan_context = lifespan
     return True
 
 
