@@ -118,6 +118,7 @@ class _Stages:
         self.plain = make_answerer(pipeline.settings.model_copy(update={"reader": False}), pipeline.embeddings)
         self._reader_s = 0.0
         reader = getattr(pipeline.answerer, "reader", None)
+        self.has_reader = reader is not None  # with --no-reader its stage is None, not 0
         if reader is not None:
             read = reader.read
 
@@ -148,7 +149,8 @@ class _Stages:
             p.answerer.answer(ctx)
             t5 = time.perf_counter()
             for key, seconds in (("answerer", t5 - t4), ("reader", self._reader_s), ("total", t5 - t3)):
-                took[key].append(seconds)
+                if key != "reader" or self.has_reader:
+                    took[key].append(seconds)
         else:
             self.plain.answer(ctx)
             t5 = time.perf_counter()

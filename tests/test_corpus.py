@@ -57,3 +57,14 @@ def test_an_update_keeps_what_was_read_for_unchanged_articles_only(monkeypatch):
     new.stored_vectors("b")
     assert loads == ["a", "b", "b"]  # a kept, b read again for its new text
     assert corpus.sentence_text("b", 0) == "The river rose on Monday."  # the old corpus is untouched
+
+
+def test_an_update_keeps_which_articles_were_used_last(monkeypatch):
+    monkeypatch.setattr(corpus_module, "ARTICLE_CACHE", 2)
+    corpus = _corpus([])
+    corpus.sentences("a")
+    corpus.sentences("b")
+    corpus.sentences("a")  # a is the most recent
+    new = corpus.updated(dict(TEXTS), {}, changed=set())
+    new.sentences("c")  # evicts the least recently used: b, not a
+    assert set(new._sentences) == {"a", "c"}  # noqa: SLF001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -68,8 +69,11 @@ class Corpus:
         new = Corpus(texts, titles, self._idf, self._max_sentence, self._stored_loader)
         keep = set(texts) - changed
         with self._lock:
-            for mine, theirs in ((self._sentences, new._sentences), (self._names, new._names), (self._stored, new._stored)):
-                theirs.update((a, v) for a, v in mine.items() if a in keep)
+            # Copies keep the caches' recency order (iterating one yields insertion order).
+            new._sentences, new._names, new._stored = (copy.copy(c) for c in (self._sentences, self._names, self._stored))
+            for cache in (new._sentences, new._names, new._stored):
+                for article_id in [a for a in cache if a not in keep]:
+                    del cache[article_id]
             new._vectors = OrderedDict((k, v) for k, v in self._vectors.items() if k[0] in keep)
         return new
 
