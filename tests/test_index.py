@@ -329,11 +329,16 @@ def test_one_articles_chunks_and_nearest_are_found_by_id_as_the_filter_finds_the
     monkeypatch.setattr(rag.index.chroma, "PAGE", 3)
     vector = seeded.embeddings.embed_query("Who represented the US at the summit?")
     for article_id in articles:
-        by_filter = store.chroma.chunks(article_id)
+        # What Chroma's own filter on the article finds, read and searched through its public API.
+        where = {"article_id": article_id}
+        by_filter = sorted(
+            (c for c in store.chroma.chunks() if c.article_id == article_id), key=lambda c: c.index)
         assert by_filter and store.chunks(article_id) == by_filter
         ids = [c.id for c in by_filter]
+        assert sorted(ids) == sorted(store.chroma.collection.get(where=where, include=[])["ids"])
         exact = store.nearest(vector, 5, among=ids)
-        filtered = store.nearest(vector, 5, article_id=article_id)
+        got = store.chroma.collection.query(query_embeddings=[vector], n_results=5, where=where, include=["distances"])
+        filtered = [(cid, 1.0 - d) for cid, d in zip(got["ids"][0], got["distances"][0])]
         assert [cid for cid, _ in exact] == [cid for cid, _ in filtered][: len(exact)]
         assert [s for _, s in exact] == pytest.approx([s for _, s in filtered][: len(exact)], abs=1e-5)
     assert store.nearest(vector, 5, among=[]) == []

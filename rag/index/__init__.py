@@ -173,20 +173,19 @@ class ArticleIndex:
             return []
         if article_id is None:
             return self.chroma.chunks()
-        return self.chroma.chunks(article_id, ids=self.record_manager.list_keys(group_ids=[article_id]))
+        keys = self.record_manager.list_keys(group_ids=[article_id])
+        return [c for c in self.chroma.chunks(ids=keys) if c.article_id == article_id]
 
     def count_chunks(self) -> int:
         return self.chroma.count() if self.exists else 0
 
-    def nearest(
-        self, vector, n: int, article_id: str | None = None, among: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Dense search: the `n` nearest chunk ids with their cosine similarity, over every chunk,
-        one article's, or exactly the chunks `among` (one article's ids, known to the caller: the
-        same cost at any archive size, see `ChromaChunks.nearest_among`)."""
+    def nearest(self, vector, n: int, among: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Dense search: the `n` nearest chunk ids with their cosine similarity, over every chunk or
+        exactly the chunks `among` (one article's ids, known to the caller: the same cost at any
+        archive size, see `ChromaChunks.nearest_among`)."""
         if among is not None:
             return self.chroma.nearest_among(vector, among, n)
-        return self.chroma.nearest(vector, n, article_id)
+        return self.chroma.nearest(vector, n)
 
     def chunking_signature(self) -> str:
         """How chunks and vectors were made (sizes, model): a change re-embeds every article."""

@@ -156,14 +156,10 @@ class ChromaChunks:
         for start in range(0, len(ids), PAGE):
             yield self.collection.get(ids=list(ids[start : start + PAGE]), include=include)
 
-    def chunks(self, article_id: str | None = None, ids: Sequence[str] | None = None) -> list[StoredChunk]:
-        """Every stored chunk, or one article's (those of `ids` when given, else found by a filter on
-        its metadata), in article and position order."""
+    def chunks(self, ids: Sequence[str] | None = None) -> list[StoredChunk]:
+        """Every stored chunk, or those of `ids`, in article and position order."""
         include = ["documents", "metadatas"]
-        if ids is not None:
-            pages = self.by_ids(ids, include)
-        else:
-            pages = self.pages(where={"article_id": article_id} if article_id else None, include=include)
+        pages = self.pages(include=include) if ids is None else self.by_ids(ids, include)
         chunks = [
             StoredChunk(
                 id=cid, article_id=m["article_id"], title=m["title"], source=m["source"],
@@ -171,7 +167,6 @@ class ChromaChunks:
             )
             for got in pages
             for cid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
-            if article_id is None or m["article_id"] == article_id
         ]
         chunks.sort(key=lambda c: (c.article_id, c.index))
         return chunks
@@ -187,14 +182,10 @@ class ChromaChunks:
     def count(self) -> int:
         return self.collection.count()
 
-    def nearest(self, vector, n: int, article_id: str | None = None) -> list[tuple[str, float]]:
-        """The `n` chunk ids nearest to `vector` (within one article, or all), with cosine similarity."""
-        got = self.collection.query(
-            query_embeddings=[vector],
-            n_results=n,
-            where={"article_id": article_id} if article_id else None,
-            include=["distances"],
-        )
+    def nearest(self, vector, n: int) -> list[tuple[str, float]]:
+        """The `n` chunk ids nearest to `vector`, with cosine similarity (within one article:
+        `nearest_among` its chunk ids)."""
+        got = self.collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
 
     def nearest_among(self, vector, ids: Sequence[str], n: int) -> list[tuple[str, float]]:
