@@ -25,7 +25,7 @@ about an hour together):
     python -m bench.fit_reader report --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout2.jsonl
     python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --write
     python -m bench.fit_reader calibrate --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout2.jsonl \
-        --threshold T --rate R   # T from `bench.spans --pool` over the folds (docs/benchmarks.md)
+        --threshold T --rate R [--read N]   # T and N from `bench.spans --pool` over the folds
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answering.extractive import SWITCH_RATIO
 from rag.answering.reader import (
     EVIDENCE,
     MAX_TOKENS,
@@ -239,7 +240,8 @@ def chosen(p: list[float], ratio: float) -> int:
     return k if p[k] >= ratio * p[0] else 0
 
 
-SWITCH_RATIOS = (1.0, 1.5, 2.0, 3.0, 5.0, math.inf)  # 1: the reader's choice; inf: the answerer's
+# 1: the reader's choice; inf: the answerer's; and the ratio the answerer uses.
+SWITCH_RATIOS = tuple(sorted({1.0, 1.5, 2.0, SWITCH_RATIO, 5.0, math.inf}))
 
 
 def report(items: list[dict], predictions: list[dict]) -> dict:
@@ -273,8 +275,9 @@ def report(items: list[dict], predictions: list[dict]) -> dict:
     return result
 
 
-def calibrate(weights: Path, threshold: float, rate: float, figures: dict) -> None:
-    """Store the refusal threshold (and the held-out figures it came from) in the weights' metadata."""
+def calibrate(weights: Path, threshold: float, rate: float, figures: dict, read: int | None = None) -> None:
+    """Store the refusal threshold (and the held-out figures it came from) and how many sentences
+    to read when answering in the weights' metadata."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -282,8 +285,12 @@ def calibrate(weights: Path, threshold: float, rate: float, figures: dict) -> No
         meta = json.loads(f.metadata()["reader"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     meta.update(threshold=threshold, threshold_false_refusals=rate, heldout=figures)
+    if read is None:
+        meta.pop("read", None)
+    else:
+        meta["read"] = read
     save_file(tensors, str(weights), metadata={"reader": json.dumps(meta)})
-    print(f"{weights}: refuse when P(none) > {threshold:.4f}")
+    print(f"{weights}: reads {meta.get('read', meta['k'])} sentences; refuse when P(none) > {threshold:.4f}")
 
 
 def threshold_for(items: list[dict], predictions: list[dict], rate: float) -> float:
@@ -328,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
         c.add_argument("--threshold", type=float, default=None,
                        help="store this threshold instead (e.g. read off `bench.spans --pool ... --sweep`, where "
                             "the answerer's other refusals count too), with --rate the false refusals it gave")
+        c.add_argument("--read", type=int, default=None,
+                       help="sentences read when answering (default: --k); `bench.spans --sentences` measures it")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -341,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(figures, indent=1))
         if args.cmd == "calibrate":
             threshold = args.threshold if args.threshold is not None else threshold_for(items, preds, args.rate)
-            calibrate(args.weights, threshold, args.rate, figures)
+            calibrate(args.weights, threshold, args.rate, figures, args.read)
         return
 
     import torch

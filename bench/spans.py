@@ -43,13 +43,25 @@ EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[dict]:
     """One record per question: what a summary at any refusal threshold needs. `p_none` is the
-    reader's P(none of the sentences answers) (1 - the answer's confidence); `refused` is the
-    answerer's own refusal at its threshold."""
+    reader's P(none of the sentences answers) (1 - the answer's confidence); `score` the
+    answerer's score of its best-scored sentence (None: no sentence); `refused` is the answerer's
+    own refusal at its thresholds."""
+    answerer = assistant._answer_pipeline().answerer
+    seen: list = []
+    decide = answerer.verdict
+
+    def watched(ctx):  # keeps each verdict's best score for the record (bench-only)
+        seen.append(decide(ctx))
+        return seen[-1]
+
+    answerer.verdict = watched
     records = []
     for q in questions:
+        seen.clear()
         started = time.perf_counter()
         answer = assistant.ask(q.question)
         seconds = time.perf_counter() - started
+        cands = seen[0].cands if seen else []
         golds = [normalise_answer(g) for g in q.answers]
         sa = answer.short_answer
         # What the answer puts in bold: the short answer, or without one the span of the cited
@@ -58,6 +70,13 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
         records.append({
             "id": q.id, "answerable": q.answerable, "refused": answer.refused,
             "p_none": round(1.0 - answer.confidence, 5) if with_reader else None, "seconds": round(seconds, 5),
+            "score": round(cands[0].score, 5) if cands else None,
+            # The best-scored sentence's evidence, for fitting refusal rules on these records.
+            "evidence": [round(x, 5) for x in (
+                cands[0].lexical, cands[0].context, cands[0].dense, cands[0].type_match, cands[0].missing_names,
+                cands[0].score - (cands[1].score if len(cands) > 1 else 0.0),
+                max((p for _, _, p in seen[0].read), default=0.0),
+            )] if cands else None,
             "cited": any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds),
             "short": sa is not None,
             "em": float(sa is not None and normalise_answer(sa.text) in golds),
@@ -65,16 +84,21 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
             "bold_em": float(bool(bold) and normalise_answer(bold) in golds),
             "bold_f1": max((answer_f1(bold, g) for g in q.answers), default=0.0) if bold else 0.0,
         })
+    del answerer.verdict
     return records
 
 
-def summarise(records: list[dict], threshold: float | None = None) -> dict:
+def summarise(records: list[dict], threshold: float | None = None, floor: float | None = None) -> dict:
     """Short-answer EM / F1 over all answerable questions (a refusal scores 0), the cited sentence
     holding a gold answer, false refusals, unanswerable questions refused, warm latency. With
     `threshold`, a question is also refused where P(none) is above it (for records asked with the
-    reader's refusal off)."""
+    reader's refusal off); with `floor`, also where the best sentence's score is below it."""
     def refused(r):
-        return r["refused"] or (threshold is not None and r["p_none"] is not None and r["p_none"] > threshold)
+        return (
+            r["refused"]
+            or (threshold is not None and r["p_none"] is not None and r["p_none"] > threshold)
+            or (floor is not None and (r.get("score") is None or r["score"] < floor))
+        )
 
     answerable = [r for r in records if r["answerable"]]
     impossible = [r for r in records if not r["answerable"]]
@@ -83,6 +107,7 @@ def summarise(records: list[dict], threshold: float | None = None) -> dict:
     seconds = sorted(r["seconds"] for r in records)
     return {
         "threshold": threshold,
+        **({"floor": floor} if floor is not None else {}),
         "answerable": len(answerable),
         "unanswerable": len(impossible),
         "short_answer_em": round(sum(r["em"] for r in answered) / n, 3),
@@ -114,13 +139,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--records", type=Path, default=None, help="append each question's record here (JSON lines)")
     ap.add_argument("--sweep", type=float, nargs="+", default=None,
                     help="ask with the reader's refusal off, then summarise at each of these thresholds on P(none)")
+    ap.add_argument("--refusal-threshold", type=float, default=None,
+                    help="the answerer's score threshold (default: the setting's); lower it to sweep --floors")
+    ap.add_argument("--floors", type=float, nargs="+", default=None,
+                    help="with --pool: also summarise refusing where the best score is below each of these")
     ap.add_argument("--pool", type=Path, nargs="+", default=None,
                     help="summarise these record files together (no asking): held-out folds pooled")
     args = ap.parse_args(argv)
     if args.pool:
         records = [json.loads(line) for path in args.pool for line in path.read_text(encoding="utf-8").splitlines()]
         for t in args.sweep or [None]:
-            print(json.dumps(summarise(records, t)))
+            for floor in [None, *(args.floors or [])]:
+                print(json.dumps(summarise(records, t, floor)))
         return
 
     raw, questions = load_file(args.data)
@@ -138,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     index_seconds = time.perf_counter() - started
     answerer = assistant._answer_pipeline().answerer
     answerer.key_facts = tuple(args.key_facts)
+    if args.refusal_threshold is not None:
+        answerer.refusal_threshold = args.refusal_threshold
     if args.no_reader:
         answerer._reader = None
     elif reader is not None:

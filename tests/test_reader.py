@@ -154,6 +154,32 @@ def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
     assert answer.refused and not answer.citations and answer.short_answer is None
 
 
+def test_a_best_sentence_scored_below_the_threshold_is_refused_whatever_the_reader_finds(seeded):
+    answerer = _answerer(seeded, FakeReader("deputy secretary of state"))
+    assert not seeded.ask("Who represented the US?").refused
+    default = answerer.refusal_threshold
+    try:
+        answerer.refusal_threshold = 100.0  # far above any score the answerer gives
+        answer = seeded.ask("Who represented the US?")
+        assert answer.refused and not answer.citations
+    finally:
+        answerer.refusal_threshold = default
+
+
+@pytest.mark.slow
+def test_calibration_stores_how_many_sentences_to_read(tmp_path):
+    from bench.fit_reader import calibrate
+
+    weights = tmp_path / "reader.safetensors"
+    weights.write_bytes(WEIGHTS.read_bytes())
+    calibrate(weights, 0.97, 0.04, {}, read=3)
+    reader = Reader(weights)
+    assert reader.sentences == 3 and reader.threshold == 0.97
+    calibrate(weights, 0.95, 0.04, {})  # without --read: every sentence it was fitted to choose among
+    reader = Reader(weights)
+    assert reader.sentences == reader.meta["k"] == 6 and reader.threshold == 0.95
+
+
 def test_an_llm_citation_must_quote_a_sentence_the_reader_finds_answers(seeded):
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 

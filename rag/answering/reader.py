@@ -127,7 +127,8 @@ class Reader:
 
     @property
     def sentences(self) -> int:
-        """How many of the answerer's best sentences it reads (as many as it was fitted on)."""
+        """How many of the answerer's best sentences it reads: as calibrated on held-out folds
+        (`read` in its metadata), else as many as it was fitted to choose among."""
         self.warm_up()
         return self._sentences
 
@@ -172,7 +173,7 @@ class Reader:
         self.null = float(net.null.detach())
         self.meta = meta
         self.threshold = float(meta.get("threshold", 1.0))
-        self._sentences = int(meta.get("k", self._sentences))
+        self._sentences = int(meta.get("read", meta.get("k", self._sentences)))
         self._tokenizer = tokenizer
         self._torch = torch
         self._net = net
