@@ -98,7 +98,8 @@ def test_every_span_is_verbatim_text_of_its_sentence(shipped, sentence, question
 class FakeReader:
     """A reader that finds `span` wherever a sentence holds it (logit `found`, else `missed`)."""
 
-    sentences = 6
+    sentences = 3  # read to answer
+    fitted = 6  # read for an LLM's endorsement
     threshold = 0.5
 
     def __init__(self, span: str, found: float = 4.0, missed: float = -4.0, null: float = 0.0):
@@ -146,6 +147,18 @@ def test_the_reader_chooses_the_sentence_and_its_span_is_the_short_answer(seeded
     cited = next(c for c in answer.citations if c.n == sa.n)
     assert cited.start <= sa.start and sa.end <= cited.end and word in cited.quote
     assert answer.text.startswith(f"**{word}** [{sa.n}]")
+
+
+def test_the_answer_reads_its_few_sentences_and_an_llm_endorsement_all_it_was_fitted_on(seeded):
+    reader = FakeReader("deputy secretary of state")
+    answerer = _answerer(seeded, reader)
+    question = "Who represented the US?"
+    assert not seeded.ask(question).refused
+    assert len(reader.read_calls[-1]) == reader.sentences
+    ctx = seeded._answer_pipeline().context(question)  # noqa: SLF001
+    endorsed = answerer.endorsed(ctx)
+    assert len(reader.read_calls[-1]) == reader.fitted
+    assert endorsed and all("deputy secretary of state" in ctx.corpus.sentence_text(a, i) for a, i in endorsed)
 
 
 def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
@@ -228,6 +241,8 @@ def test_who_else_passes_over_the_sentence_of_the_answer_already_given(seeded):
     from rag.answering.reader import Reading
 
     class TwoNames(FakeReader):
+        sentences = 6  # both names' sentences among those read
+
         def read(self, question, sentences, evidence, exclude=()):
             out = []
             for s in sentences:

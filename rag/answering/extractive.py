@@ -214,11 +214,13 @@ class ExtractiveAnswerer:
                 cands = sorted(head, key=lambda c: -c.score) + [c for c in cands if id(c) not in ranked]
         return cands
 
-    def read(self, question: str, cands: list[Candidate], corpus, exclude=()) -> tuple[float, list[tuple[Candidate, Reading, float]]]:
-        """The reader over the answerer's best sentences (as many as it was fitted on): P(none of
-        them answers), and each sentence with its reading (span offsets into the sentence; empty
-        where it found none) and P(it answers), most likely first."""
-        top = cands[: self.reader.sentences]
+    def read(
+        self, question: str, cands: list[Candidate], corpus, exclude=(), sentences: int | None = None,
+    ) -> tuple[float, list[tuple[Candidate, Reading, float]]]:
+        """The reader over the answerer's best `sentences` (default: as many as it reads when
+        answering): P(none of them answers), and each sentence with its reading (span offsets
+        into the sentence; empty where it found none) and P(it answers), most likely first."""
+        top = cands[: sentences or self.reader.sentences]
         texts = [corpus.sentence_text(c.article_id, c.index) for c in top]
         evidence = [evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, r) for r, c in enumerate(top)]
         readings = self.reader.read(question, texts, evidence, exclude)
@@ -227,8 +229,9 @@ class ExtractiveAnswerer:
         out = sorted(zip(top, readings, p), key=lambda x: (x[1].passed_over, -x[2]))
         return p_none, out
 
-    def verdict(self, ctx: AnswerContext) -> Verdict:
-        """The evidence and what it decides: the sentence that answers (None: a refusal)."""
+    def verdict(self, ctx: AnswerContext, sentences: int | None = None) -> Verdict:
+        """The evidence and what it decides: the sentence that answers (None: a refusal), the
+        reader reading the best `sentences` (default: as many as it reads when answering)."""
         search, corpus = ctx.search, ctx.corpus
         cands = self.candidates(search, ctx.hits, corpus, ctx.query_vector)
         if not cands:
@@ -237,7 +240,7 @@ class ExtractiveAnswerer:
             # No reader (its weights absent): the best-scored sentence alone, as it says it.
             primary = cands[0] if self.supported(cands[0]) else None
             return self._with_key_facts(search, corpus, Verdict(cands, [], 1.0, primary, cands[0].score))
-        p_none, read = self.read(search, cands, corpus, ctx.exclude)
+        p_none, read = self.read(search, cands, corpus, ctx.exclude, sentences)
         verdict = Verdict(cands, read, p_none, None, 1.0 - p_none)
         # The answerer's own evidence must be enough, as without the reader (its score threshold,
         # the question's words in the passage), and the reader must find an answer there: the two
@@ -275,7 +278,10 @@ class ExtractiveAnswerer:
         citations must quote. Empty when the offline answer would be a refusal; None without a reader."""
         if self.reader is None:
             return None
-        verdict = self.verdict(ctx)
+        # Every sentence it was fitted to choose among, not only the few it reads to answer: an
+        # LLM may cite a sentence further down, and its seconds dwarf the reader's milliseconds
+        # (reading 3 kept 2 points fewer good claims in bench.citations: docs/benchmarks.md).
+        verdict = self.verdict(ctx, self.reader.fitted)
         if verdict.primary is None:
             return set()
         best = verdict.read[0][2]

@@ -132,6 +132,12 @@ class Reader:
         self.warm_up()
         return self._sentences
 
+    @property
+    def fitted(self) -> int:
+        """How many of the answerer's best sentences it was fitted to choose among."""
+        self.warm_up()
+        return int(self.meta.get("k", self._sentences))
+
     def warm_up(self) -> None:
         with self._lock:
             if self._net is None:
