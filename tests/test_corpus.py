@@ -68,3 +68,24 @@ def test_an_update_keeps_which_articles_were_used_last(monkeypatch):
     new = corpus.updated(dict(TEXTS), {}, changed=set())
     new.sentences("c")  # evicts the least recently used: b, not a
     assert set(new._sentences) == {"a", "c"}  # noqa: SLF001
+
+
+def test_a_sentences_words_are_computed_when_first_asked_for_and_equal_the_eager_ones(monkeypatch):
+    from rag.text import prefix, terms
+
+    calls: list[str] = []
+
+    def counted(text: str) -> list[str]:
+        calls.append(text)
+        return terms(text)
+
+    monkeypatch.setattr(corpus_module, "terms", counted)
+    corpus = _corpus([])
+    words = corpus.sentence_terms("a")
+    assert calls == []  # splitting the article stems nothing
+    assert words[1] == {"ann", "lee", "cut", "ribbon"} and calls == ["Ann Lee cut the ribbon."]
+    assert words[1] is words[1] and len(calls) == 1  # kept
+    eager = [set(terms(corpus.sentence_text("a", i))) for i in range(len(words))]
+    assert list(words) == eager and words[-1] == eager[-1] and words[0:2] == eager
+    assert list(corpus.sentence_prefixes("a")) == [{prefix(t) for t in ts} for ts in eager]
+    assert corpus.article_terms("a") == frozenset().union(*eager)

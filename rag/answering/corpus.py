@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 from cachetools import LRUCache
@@ -26,14 +26,43 @@ ARTICLE_CACHE = 1_000
 StoredVectors = Callable[[str, str, int], "np.ndarray | None"]
 
 
-class ArticleSentences(NamedTuple):
-    """An article split for answering, computed once per article."""
+class PerSentence(Sequence):
+    """One value per sentence, each computed the first time it is asked for. A question reads the
+    words of the few sentences its chunks hold, not the whole article's: stemming every sentence
+    of a 30,000-character article takes ~6 ms, paid for each article a question first reaches
+    (several in a large archive: docs/benchmarks.md). Two threads may compute the same value
+    at once; both get equal values and either is kept."""
 
-    sentences: list[Sentence]
-    starts: list[int]  # each sentence's start offset, for bisecting
-    terms: list[set[str]]  # each sentence's stemmed words
-    prefixes: list[set[str]]  # and their five-letter prefixes
-    all_terms: frozenset[str]  # every stemmed word of the article
+    def __init__(self, count: int, compute: Callable[[int], set[str]]) -> None:
+        self._values: list[set[str] | None] = [None] * count
+        self._compute = compute
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        got = self._values[i]
+        if got is None:
+            got = self._values[i] = self._compute(i)
+        return got
+
+
+class ArticleSentences:
+    """An article split for answering: its sentences at once, their words when first asked for."""
+
+    def __init__(self, text: str, sentences: list[Sentence]) -> None:
+        self.sentences = sentences
+        self.starts = [s.start for s in sentences]  # each sentence's start offset, for bisecting
+        # each sentence's stemmed words, and their five-letter prefixes
+        self.terms = PerSentence(len(sentences), lambda i: set(terms(text[sentences[i].start : sentences[i].end])))
+        self.prefixes = PerSentence(len(sentences), lambda i: {prefix(t) for t in self.terms[i]})
+
+    @cached_property
+    def all_terms(self) -> frozenset[str]:
+        """Every stemmed word of the article."""
+        return frozenset().union(*self.terms)
 
 
 class Corpus:
@@ -82,11 +111,7 @@ class Corpus:
             got = self._sentences.get(article_id)
         if got is None:
             text = self._texts[article_id]
-            sents = split_sentences(text, max_chars=self._max_sentence)
-            own = [set(terms(text[s.start : s.end])) for s in sents]
-            got = ArticleSentences(
-                sents, [s.start for s in sents], own, [{prefix(t) for t in ts} for ts in own], frozenset().union(*own)
-            )
+            got = ArticleSentences(text, split_sentences(text, max_chars=self._max_sentence))
             with self._lock:
                 self._sentences[article_id] = got
         return got
@@ -94,7 +119,8 @@ class Corpus:
     def sentences(self, article_id: str) -> list[Sentence]:
         return self._prepare(article_id).sentences
 
-    def sentence_terms(self, article_id: str) -> list[set[str]]:
+    def sentence_terms(self, article_id: str) -> Sequence[set[str]]:
+        """Each sentence's stemmed words (computed for a sentence when first asked for)."""
         return self._prepare(article_id).terms
 
     def article_terms(self, article_id: str) -> frozenset[str]:
@@ -114,7 +140,7 @@ class Corpus:
     def title_terms(self, article_id: str) -> set[str]:
         return set(terms(self.titles.get(article_id, "")))
 
-    def sentence_prefixes(self, article_id: str) -> list[set[str]]:
+    def sentence_prefixes(self, article_id: str) -> Sequence[set[str]]:
         return self._prepare(article_id).prefixes
 
     def sentence_text(self, article_id: str, i: int) -> str:
