@@ -56,35 +56,37 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
 
     answerer.verdict = watched
     records = []
-    for q in questions:
-        seen.clear()
-        started = time.perf_counter()
-        answer = assistant.ask(q.question)
-        seconds = time.perf_counter() - started
-        cands = seen[0].cands if seen else []
-        golds = [normalise_answer(g) for g in q.answers]
-        sa = answer.short_answer
-        # What the answer puts in bold: the short answer, or without one the span of the cited
-        # sentence that simple rules bolded (the answer without the reader has only that).
-        bold = sa.text if sa is not None else answer.answer_span
-        records.append({
-            "id": q.id, "answerable": q.answerable, "refused": answer.refused,
-            "p_none": round(1.0 - answer.confidence, 5) if with_reader else None, "seconds": round(seconds, 5),
-            "score": round(cands[0].score, 5) if cands else None,
-            # The best-scored sentence's evidence, for fitting refusal rules on these records.
-            "evidence": [round(x, 5) for x in (
-                cands[0].lexical, cands[0].context, cands[0].dense, cands[0].type_match, cands[0].missing_names,
-                cands[0].score - (cands[1].score if len(cands) > 1 else 0.0),
-                max((p for _, _, p in seen[0].read), default=0.0),
-            )] if cands else None,
-            "cited": any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds),
-            "short": sa is not None,
-            "em": float(sa is not None and normalise_answer(sa.text) in golds),
-            "f1": max((answer_f1(sa.text, g) for g in q.answers), default=0.0) if sa else 0.0,
-            "bold_em": float(bool(bold) and normalise_answer(bold) in golds),
-            "bold_f1": max((answer_f1(bold, g) for g in q.answers), default=0.0) if bold else 0.0,
-        })
-    del answerer.verdict
+    try:
+        for q in questions:
+            seen.clear()
+            started = time.perf_counter()
+            answer = assistant.ask(q.question)
+            seconds = time.perf_counter() - started
+            cands = seen[0].cands if seen else []
+            golds = [normalise_answer(g) for g in q.answers]
+            sa = answer.short_answer
+            # What the answer puts in bold: the short answer, or without one the span of the cited
+            # sentence that simple rules bolded (the answer without the reader has only that).
+            bold = sa.text if sa is not None else answer.answer_span
+            records.append({
+                "id": q.id, "answerable": q.answerable, "refused": answer.refused,
+                "p_none": round(1.0 - answer.confidence, 5) if with_reader else None, "seconds": round(seconds, 5),
+                "score": round(cands[0].score, 5) if cands else None,
+                # The best-scored sentence's evidence, for fitting refusal rules on these records.
+                "evidence": [round(x, 5) for x in (
+                    cands[0].lexical, cands[0].context, cands[0].dense, cands[0].type_match, cands[0].missing_names,
+                    cands[0].score - (cands[1].score if len(cands) > 1 else 0.0),
+                    max((p for _, _, p in seen[0].read), default=0.0),
+                )] if cands else None,
+                "cited": any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds),
+                "short": sa is not None,
+                "em": float(sa is not None and normalise_answer(sa.text) in golds),
+                "f1": max((answer_f1(sa.text, g) for g in q.answers), default=0.0) if sa else 0.0,
+                "bold_em": float(bool(bold) and normalise_answer(bold) in golds),
+                "bold_f1": max((answer_f1(bold, g) for g in q.answers), default=0.0) if bold else 0.0,
+            })
+    finally:
+        del answerer.verdict
     return records
 
 

@@ -218,3 +218,20 @@ def test_the_scale_curve_builds_by_steps_then_measures_in_a_fresh_assistant(tmp_
                            "answerer_no_reader", "total_no_reader"}
     assert 0 < stages["reader"][0] <= stages["answerer"][0] <= stages["total"][0]  # the reader runs inside the answerer
     assert stages["answerer_no_reader"][0] is not None
+
+
+def test_spans_summary_refuses_above_the_p_none_threshold_or_below_the_score_floor():
+    from bench.spans import summarise
+
+    def record(answerable, p_none, score, em=1.0):
+        return {"answerable": answerable, "refused": False, "p_none": p_none, "score": score, "seconds": 0.1,
+                "cited": True, "short": True, "em": em, "f1": em}
+
+    records = [record(True, 0.1, 2.0), record(True, 0.1, 0.5), record(True, 0.99, 2.0),
+               record(False, 0.99, 2.0), record(False, 0.1, 0.5), record(False, 0.1, 2.0, em=0.0)]
+    both = summarise(records, 0.95, 0.9)
+    assert both["false_refusals"] == round(2 / 3, 3) and both["unanswerable_refused"] == round(2 / 3, 3)
+    assert both["short_answer_em"] == round(1 / 3, 3) and both["floor"] == 0.9
+    assert summarise(records, 0.95)["unanswerable_refused"] == round(1 / 3, 3)  # P(none) alone
+    assert summarise(records, None, 0.9)["false_refusals"] == round(1 / 3, 3)  # the floor alone
+    assert summarise([dict(records[0], score=None)], None, 0.9)["false_refusals"] == 1.0  # no sentence
