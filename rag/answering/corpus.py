@@ -18,8 +18,9 @@ from rag.text import prefix, terms
 # Sentence vectors kept in memory (~1.5 KB each): re-asked and nearby questions skip the model.
 SENTENCE_VECTOR_CACHE = 20_000
 # Articles whose sentences, names and stored sentence vectors are kept, the most recently used
-# (~0.65 MB each for a 27,000-character article, ~5 ms to compute again): without a bound, a
-# replica that has answered about every article of a 10,000-article archive holds ~6.5 GB of them.
+# (up to ~0.65 MB each for a 27,000-character article, once every sentence's words were read;
+# split again in ~1 ms, words again as sentences are read): without a bound, a replica that has
+# answered about every article of a 10,000-article archive could hold ~6.5 GB of them.
 ARTICLE_CACHE = 1_000
 
 # (article id, its text, its sentence count) -> the sentence vectors pooled at indexing, or None.
