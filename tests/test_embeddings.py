@@ -42,3 +42,11 @@ def test_an_onnx_model_file_is_named_by_its_file(tmp_path):
 
     assert OnnxEmbeddings(tmp_path / "my-model.onnx").name == "onnx:my-model.onnx"
     assert OnnxEmbeddings().name != OnnxEmbeddings(tmp_path / "my-model.onnx").name
+
+
+@pytest.mark.slow
+def test_onnx_threads_do_not_spin_after_a_run(real_embeddings):
+    # Spinning workers took a core from the reader that runs right after a question is embedded
+    # (the reader ~2x slower: docs/benchmarks.md).
+    options = real_embeddings._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
