@@ -86,9 +86,8 @@ class AnswerPipeline:
     def context(self, question: str, article: str | None = None, history: list[Message] | None = None) -> AnswerContext:
         """Rewrite a follow-up, embed it, retrieve: what every answerer gets."""
         query = self.rewriter.rewrite(question, history)
-        vector = self.embeddings.embed_query(query)
         corpus = self.corpus  # one version of the texts for this answer, whatever refreshes meanwhile
-        hits = self.retriever.retrieve(query, article=article, k=self.settings.k, query_vector=vector)
+        hits, vector = self.retriever.search(query, article=article, k=self.settings.k)
         # A refresh between taking `corpus` and retrieving may have given an article new text:
         # only chunks cut from the text this answer quotes from are used.
         hits = [h for h in hits if h.chunk.article_id in corpus.titles

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from rag.answering.keywords import KeywordIndex
@@ -21,6 +22,11 @@ from rag.types import EmbeddingModel, Hit, StoredChunk
 
 # From this many changed articles on, `refresh` reads every chunk in one paged read (see _read_chunks).
 BULK_READ_FROM = 200
+# The keyword search runs in one of these threads while the question is embedded and searched in
+# Chroma: SQLite, onnxruntime and the HTTP client work with the GIL released, so the two searches
+# overlap instead of adding up (docs/benchmarks.md). Shared by every retriever of the process;
+# its threads start on first use.
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-keyword")
 
 
 class ArticleChunks(NamedTuple):
@@ -165,18 +171,31 @@ class HybridRetriever:
         query_vector: list[float] | None = None,
     ) -> list[Hit]:
         """The `k` best chunks for `question`, optionally only from `article`."""
+        return self.search(question, article=article, k=k, query_vector=query_vector)[0]
+
+    def search(
+        self,
+        question: str,
+        *,
+        article: str | None = None,
+        k: int = 4,
+        query_vector: list[float] | None = None,
+    ) -> tuple[list[Hit], list[float]]:
+        """`retrieve`, and the question's vector: embedded here when not given, while the keyword
+        search runs in another thread."""
         if article is not None:
             held = self._articles.get(article)
             scope = len(held.ids) if held else 0
         else:
             scope = len(self._where)
-        if not scope:
-            return []
+        n = max(1, min(self.candidates, scope))
+        keyword_search = _KEYWORD_POOL.submit(self._keyword, question, article, n) if scope else None
         if query_vector is None:
             query_vector = self.embeddings.embed_query(question)
-        n = max(1, min(self.candidates, scope))
+        if keyword_search is None:
+            return [], query_vector
         dense = self._dense(query_vector, article, n)
-        keyword = self._keyword(question, article, n)
+        keyword = keyword_search.result()
         fused: dict[str, float] = {}
         dense_score = dict(dense)
         keyword_score = dict(keyword)
@@ -191,4 +210,4 @@ class HybridRetriever:
                 where = self._where.get(cid)
                 if where is not None:  # not dropped by a refresh meanwhile
                     hits.append(Hit(self._chunk(*where), score, dense_score.get(cid, 0.0), keyword_score.get(cid, 0.0)))
-        return hits
+        return hits, query_vector
