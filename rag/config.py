@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     reader: bool = Field(
         True,
         description="The fitted reader (rag/answering/reader.py) chooses the answer sentence among the best few, "
-        "its short answer and whether to refuse (~35 ms a question on 2 cores). Off: the best-scored sentence "
+        "its short answer and whether to refuse (~20 ms a question on 2 cores). Off: the best-scored sentence "
         "with a span bolded by simple rules and no short answer (~10 ms), fewer answers right (docs/benchmarks.md); "
         "an LLM's citations are then checked without the reader's endorsement.",
     )
