@@ -135,10 +135,10 @@ class OnnxEmbeddings(_LazyModel):
             options = ort.SessionOptions()
             options.intra_op_num_threads = min(4, os.cpu_count() or 1)
             # onnxruntime's worker threads spin on the cores for a while after each run by
-            # default, so the reader's torch threads that run next (the question's vector, then
-            # the reader) got half the machine: the reader took ~2x as long right after a
-            # question was embedded. Without spinning the embedding costs the same (5.9 against
-            # 5.6 ms a question; a batch of documents was faster). docs/benchmarks.md.
+            # default, so whatever runs next gets half the machine: the reader, whose torch
+            # threads run soon after the question is embedded, took ~2x as long. Without spinning
+            # the embedding costs the same (5.9 against 5.6 ms a question; a batch of documents
+            # was faster). docs/benchmarks.md.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
             session = ort.InferenceSession(
