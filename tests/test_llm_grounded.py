@@ -85,6 +85,52 @@ def test_wrong_answer_in_the_right_passage_is_dropped(seeded):
     assert answer.refused, answer.text
 
 
+class SpanReader:
+    """A reader that finds the US sentence the answer and, in it, these spans likely (score)."""
+
+    sentences = 3
+    fitted = 6
+    threshold = 0.5
+    null = 0.0
+
+    def __init__(self, likely: dict[str, float]):
+        self.likely = likely
+
+    def warm_up(self):
+        pass
+
+    def read(self, question, sentences, evidence, exclude=()):
+        from rag.answering.reader import Reading
+
+        out = []
+        for s in sentences:
+            spans = sorted(((s.find(t), s.find(t) + len(t), v) for t, v in self.likely.items() if t in s),
+                           key=lambda x: -x[2])
+            out.append(Reading(4.0, spans[0][0], spans[0][1], spans=tuple(spans)) if spans else Reading(-4.0, 0, 0))
+        return out
+
+    def probabilities(self, readings):
+        from rag.answering.reader import Reader
+
+        return Reader.probabilities(self, readings)
+
+
+def test_another_name_in_the_sentence_that_answers_is_dropped(seeded):
+    """The sentence answers the question; the model names the wrong thing in it."""
+    pipe = grounded(seeded)
+    pipe.answerer.fallback._reader = SpanReader({"a deputy secretary of state": 6.0, "Kyiv": 4.0,
+                                                 "a deputy foreign minister": 1.0})
+    hits, _ = retrieved(pipe, QUESTION)
+    us = passage_number(hits, "deputy secretary of state")
+    wrong = with_reply(pipe, f"ANSWER: a deputy foreign minister [{us}]").run(QUESTION)
+    assert wrong.refused and "not shown" in wrong.notice
+    right = with_reply(pipe, f"ANSWER: deputy secretary of state [{us}]").run(QUESTION)
+    assert not right.refused and right.answer_span == "deputy secretary of state"
+    near = with_reply(pipe, f"ANSWER: Kyiv [{us}]").run(QUESTION)  # within the margin of the best
+    assert not near.refused
+    assert_integrity(seeded, right)
+
+
 def test_a_restated_answer_keeps_only_the_words_the_article_says(seeded):
     """Small models wrap the answer in the question's words; the span shown is the run of the
     reply that the sentence says word for word, without the question's words around it."""

@@ -58,6 +58,22 @@ def test_probabilities_are_a_softmax_over_none_and_the_sentences():
     assert p_none == pytest.approx(0.25) and p == pytest.approx([0.25, 0.5])
 
 
+def test_a_span_agrees_with_a_reading_when_it_is_near_one_of_the_likely_spans():
+    from rag.answering.reader import Reading
+
+    sentence = "Holden announced it in May 2013, followed by Ford in December of the same year."
+    def at(text):
+        return sentence.index(text), sentence.index(text) + len(text)
+    reading = Reading(2.0, *at("May 2013"), spans=((*at("May 2013"), 9.0), (*at("in May 2013"), 8.0),
+                                                   (*at("December"), 5.0)))
+    assert reading.agrees(sentence, *at("May 2013")) and reading.agrees(sentence, *at("in May 2013"))
+    assert reading.agrees(sentence, *at("2013"))  # half the words of a likely span
+    assert not reading.agrees(sentence, *at("December"))  # a span, but 4 below the best
+    assert reading.agrees(sentence, *at("December"), margin=5.0)
+    assert not reading.agrees(sentence, *at("Ford"))  # not near any span the reader found
+    assert Reading(0.0, 0, 0).agrees(sentence, *at("Ford"))  # no spans to compare: not for it to say
+
+
 @pytest.fixture(scope="module")
 def shipped():
     if not WEIGHTS.exists():
@@ -82,6 +98,23 @@ def test_the_shipped_reader_finds_the_words_that_answer(shipped):
     # "Who else?": an answer already given is passed over.
     again = shipped.read("Who opened the new library?", sentences[1:], evidence[1:], exclude=["Ann Lee"])[0]
     assert "Ann Lee" not in sentences[1][again.start : again.end]
+
+
+@pytest.mark.slow
+def test_the_shipped_readers_likely_spans_are_whole_words_best_first(shipped):
+    sentence = ("Holden's announcement occurred in May 2013, followed by Ford's decision in December "
+                "of the same year to close its plants.")
+    [reading] = shipped.read("When did Holden announce that it would close its plant?", [sentence],
+                             [evidence_row(1.2, 0.4, 0.5, 1.0, 0.0, 0)])
+    assert "May 2013" in sentence[reading.start : reading.end]
+    assert reading.spans[0][:2] == (reading.start, reading.end)
+    scores = [score for _, _, score in reading.spans]
+    assert scores == sorted(scores, reverse=True) and len(scores) > 5
+    for a, z, _ in reading.spans:
+        assert whole_words(sentence, a, z) == (a, z) and sentence[a:z].strip() == sentence[a:z]
+    assert reading.agrees(sentence, reading.start, reading.end)
+    plants = sentence.index("its plants")
+    assert not reading.agrees(sentence, plants, plants + len("its plants"))
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -297,8 +298,8 @@ class CheckedAnswer:
     dropped_markers: list[tuple[int, str]] = field(default_factory=list)
     refusal_said: bool = False
     # The sentences the reader finds answer the question (`ExtractiveAnswerer.endorsed`); a citation
-    # must quote one of them. None: no reader, the word rules decide alone.
-    endorsed: set[tuple[str, int]] | None = None
+    # must quote one of them (its keys). None: no reader, the word rules decide alone.
+    endorsed: Container[tuple[str, int]] | None = None
     _numbers: dict = field(default_factory=dict)
     _vector_cache: dict = field(default_factory=dict)
 

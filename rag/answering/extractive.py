@@ -273,9 +273,11 @@ class ExtractiveAnswerer:
             verdict.primary = None
         return verdict
 
-    def endorsed(self, ctx: AnswerContext) -> set[tuple[str, int]] | None:
-        """The sentences (article id, index) the reader finds answer the question: those an LLM's
-        citations must quote. Empty when the offline answer would be a refusal; None without a reader."""
+    def endorsed(self, ctx: AnswerContext) -> dict[tuple[str, int], Reading] | None:
+        """The sentences (article id, index) the reader finds answer the question, with its reading
+        of each: those an LLM's citations must quote (and, in grounded mode, whose likely spans its
+        short answer must be one of). Empty when the offline answer would be a refusal; None
+        without a reader."""
         if self.reader is None:
             return None
         # Every sentence it was fitted to choose among, not only the few it reads to answer: an
@@ -283,9 +285,9 @@ class ExtractiveAnswerer:
         # (reading 3 kept 2 points fewer good claims in bench.citations: docs/benchmarks.md).
         verdict = self.verdict(ctx, self.reader.fitted)
         if verdict.primary is None:
-            return set()
+            return {}
         best = verdict.read[0][2]
-        return {(c.article_id, c.index) for c, _, p in verdict.read if p >= self.endorsed_share * best}
+        return {(c.article_id, c.index): r for c, r, p in verdict.read if p >= self.endorsed_share * best}
 
     def answer(self, ctx: AnswerContext) -> Answer:
         search, corpus = ctx.search, ctx.corpus
