@@ -16,7 +16,9 @@ Measures: answer hit (a gold answer in the text, not refused), short-answer EM /
 normalisation; the answer's short span, else its text without markers; refused = 0), claims
 proposed / kept (a claim is an answer sentence with `[n]`; for the grounded mode a short answer),
 kept claims that are wrong (none of their cited sentences holds a gold answer; every claim kept
-for an unanswerable question is wrong), refusals of unanswerable questions, p50 / p95 seconds.
+for an unanswerable question is wrong), bold short answers wrong (sharing no word with a gold
+answer, or given for an unanswerable question: stricter, since a claim can quote a sentence that
+holds the answer and bold another thing in it), refusals of unanswerable questions, p50 / p95 seconds.
 
 With `--reader fold-K.safetensors` (`bench.fit_reader --save-folds`) the offline answerer and the
 checker's endorsement use a reader fitted without some articles, and the SQuAD questions are
@@ -36,7 +38,7 @@ import statistics
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -111,6 +113,8 @@ class Tally:
     proposed: int = 0
     kept: int = 0
     kept_wrong: int = 0
+    shown_short: int = 0
+    short_wrong: int = 0
     fallbacks: int = 0
     seconds: list[float] = field(default_factory=list)
 
@@ -121,6 +125,11 @@ class Tally:
         self.proposed += proposed
         self.kept += len(shown)
         self.fallbacks += answer.answerer == "extractive" and bool(answer.notice)
+        if not answer.refused and answer.answer_span:
+            # Stricter than a wrong claim: the bold short answer shares no word with a gold answer
+            # (a claim can quote a sentence that holds the answer and bold another thing in it).
+            self.shown_short += 1
+            self.short_wrong += not q.answerable or not any(answer_f1(answer.answer_span, g) for g in q.answers)
         if q.answerable:
             self.answerable += 1
             self.false_refusals += answer.refused
@@ -147,6 +156,7 @@ class Tally:
             f"| {name} | {self.questions} | {share(self.hits, self.answerable)} | "
             f"{share(self.em, self.answerable)} / {share(self.f1, self.answerable)} | "
             f"{self.proposed} / {self.kept} / {max(dropped, 0)} | {self.kept_wrong} ({share(self.kept_wrong, self.kept)}) | "
+            f"{self.short_wrong} / {self.shown_short} ({share(self.short_wrong, self.shown_short)}) | "
             f"{share(self.refused_unanswerable, self.unanswerable)} | {share(self.false_refusals, self.answerable)} | "
             f"{p50:.2f} / {p95:.2f} |"
         )
@@ -154,8 +164,8 @@ class Tally:
 
 HEADER = (
     "| system | questions | answer hit | short answer EM / F1 | claims proposed / kept / dropped | "
-    "kept claims wrong | unanswerable refused | false refusals | p50 / p95 s |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "kept claims wrong | bold short answers wrong | unanswerable refused | false refusals | p50 / p95 s |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -269,10 +279,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _merge(into: Tally, one: Tally) -> None:
-    for attr in ("questions", "answerable", "unanswerable", "hits", "em", "f1", "false_refusals",
-                 "refused_unanswerable", "proposed", "kept", "kept_wrong", "fallbacks"):
-        setattr(into, attr, getattr(into, attr) + getattr(one, attr))
-    into.seconds.extend(one.seconds)
+    for f in fields(Tally):
+        if f.name == "seconds":
+            into.seconds.extend(one.seconds)
+        else:
+            setattr(into, f.name, getattr(into, f.name) + getattr(one, f.name))
 
 
 if __name__ == "__main__":

@@ -235,3 +235,33 @@ def test_spans_summary_refuses_above_the_p_none_threshold_or_below_the_score_flo
     assert summarise(records, 0.95)["unanswerable_refused"] == round(1 / 3, 3)  # P(none) alone
     assert summarise(records, None, 0.9)["false_refusals"] == round(1 / 3, 3)  # the floor alone
     assert summarise([dict(records[0], score=None)], None, 0.9)["false_refusals"] == 1.0  # no sentence
+
+
+def test_llm_tally_counts_a_bold_short_answer_that_is_no_gold_answer_as_wrong():
+    from bench.llm import Tally
+    from rag.evaluate import Question
+    from rag.types import Answer
+
+    asked = Question("q1", "When did Holden announce it?", ["May 2013", "in May 2013"], [], True)
+    impossible = Question("q2", "When did Ford announce it?", [], [], False)
+    tally = Tally()
+    tally.add(asked, Answer("q", "**December** [1]", answer_span="December"), 0.1, 1)
+    tally.add(asked, Answer("q", "**2013** [1]", answer_span="2013"), 0.1, 1)  # part of a gold answer
+    tally.add(asked, Answer("q", "No.", refused=True), 0.1, 1)  # nothing shown
+    tally.add(impossible, Answer("q", "**May 2013** [1]", answer_span="May 2013"), 0.1, 1)
+    assert (tally.shown_short, tally.short_wrong) == (3, 2)
+    assert "| 2 / 3 (66.7%) |" in tally.row("x")
+
+
+def test_llm_totals_add_every_count_of_each_file():
+    from bench.llm import Tally, _merge
+    from rag.evaluate import Question
+    from rag.types import Answer
+
+    one = Tally()
+    one.add(Question("q", "When?", ["May 2013"], [], True), Answer("q", "**December** [1]", answer_span="December"), 0.2, 1)
+    total = Tally()
+    _merge(total, one)
+    _merge(total, one)
+    assert (total.questions, total.shown_short, total.short_wrong, total.proposed) == (2, 2, 2, 2)
+    assert total.seconds == [0.2, 0.2]
