@@ -60,10 +60,14 @@ class Replica:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (tmp_path / f"{name}.log").open("w")
+        # Its temporary files (the chat's export folder) go under the test's folder: a replica
+        # killed with SIGKILL cannot remove them itself.
+        scratch = tmp_path / f"{name}-tmp"
+        scratch.mkdir()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--index-dir", str(tmp_path / f"{name}-local")],
-            env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**env, "TMPDIR": str(scratch)}, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.client = httpx.Client(base_url=self.url, timeout=60)
 
