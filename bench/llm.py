@@ -16,9 +16,10 @@ Measures: answer hit (a gold answer in the text, not refused), short-answer EM /
 normalisation; the answer's short span, else its text without markers; refused = 0), claims
 proposed / kept (a claim is an answer sentence with `[n]`; for the grounded mode a short answer),
 kept claims that are wrong (none of their cited sentences holds a gold answer; every claim kept
-for an unanswerable question is wrong), bold short answers wrong (sharing no word with a gold
-answer, or given for an unanswerable question: stricter, since a claim can quote a sentence that
-holds the answer and bold another thing in it), refusals of unanswerable questions, p50 / p95 seconds.
+for an unanswerable question is wrong), bold short answers wrong (counted per answer, not per
+claim: an answer whose bold short answer shares no word with a gold answer, or that gives one to
+an unanswerable question; stricter, since a claim can quote a sentence that holds the answer and
+bold another thing in it), refusals of unanswerable questions, p50 / p95 seconds.
 
 With `--reader fold-K.safetensors` (`bench.fit_reader --save-folds`) the offline answerer and the
 checker's endorsement use a reader fitted without some articles, and the SQuAD questions are

@@ -7,7 +7,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.answering.reader import WEIGHTS, Reader, best_spans, evidence_row, merge_adapters, said_already, whole_words
+from rag.answering.reader import (
+    KEPT_SPANS,
+    WEIGHTS,
+    Reader,
+    best_spans,
+    evidence_row,
+    merge_adapters,
+    said_already,
+    whole_words,
+)
+from rag.text import normalise_answer
 
 
 def test_best_spans_are_ordered_inside_their_bounds_and_never_too_long():
@@ -72,6 +82,9 @@ def test_a_span_agrees_with_a_reading_when_it_is_near_one_of_the_likely_spans():
     assert reading.agrees(sentence, *at("December"), margin=5.0)
     assert not reading.agrees(sentence, *at("Ford"))  # not near any span the reader found
     assert Reading(0.0, 0, 0).agrees(sentence, *at("Ford"))  # no spans to compare: not for it to say
+    assert not reading.agrees(sentence, 0, 0) and not reading.agrees(sentence, 0, 3)  # "", "Hol" ok below
+    with pytest.raises(ValueError):
+        reading.agrees(sentence, *at("May 2013"), margin=-1.0)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +128,14 @@ def test_the_shipped_readers_likely_spans_are_whole_words_best_first(shipped):
     assert reading.agrees(sentence, reading.start, reading.end)
     plants = sentence.index("its plants")
     assert not reading.agrees(sentence, plants, plants + len("its plants"))
+    # An answer already given is passed over, and is not one an LLM's answer may match.
+    first = sentence[reading.start : reading.end]
+    [again] = shipped.read("When did Holden announce that it would close its plant?", [sentence],
+                           [evidence_row(1.2, 0.4, 0.5, 1.0, 0.0, 0)], exclude=[first])
+    assert again.passed_over and first not in sentence[again.start : again.end]
+    assert again.spans[0][:2] == (again.start, again.end) and 0 < len(again.spans) <= KEPT_SPANS
+    assert all(not said_already(sentence[a:z], [normalise_answer(first)]) for a, z, _ in again.spans)
+    assert not again.agrees(sentence, reading.start, reading.end)
 
 
 @pytest.mark.slow

@@ -265,10 +265,10 @@ class GroundedLLMAnswerer(BackendAnswerer):
         span = find_span(short, sentence) or copied_run(short, sentence, set(terms(ctx.search)))
         if span is None:
             return None
-        # The sentence may answer the question while the model names the wrong thing in it ("When
-        # did Holden announce …?" - "December", from "Holden's announcement occurred in May 2013,
-        # followed by Ford's decision in December"): the short answer must be one of the spans
-        # the reader finds likely there.
+        # The sentence may answer the question while the model names the wrong thing in it ("What
+        # is the lone MLS team in southern California?" - "Los Angeles Lakers", from the sentence
+        # that lists every team): the short answer must be near one of the spans the reader
+        # finds likely there.
         reading = endorsed.get((sup.article_id, sup.sentence)) if endorsed else None
         if reading is not None and not reading.agrees(sentence, *span):
             return None

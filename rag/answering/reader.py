@@ -30,11 +30,12 @@ MAX_SPAN_TOKENS = 20  # SQuAD answers are short: nearly all are under 20 word pi
 MAX_TOKENS = 160  # question and sentence together; longer sentences are cut at the end
 # How far below the best span's score (start + end logits) a span still counts as one the reader
 # finds likely, when an LLM's short answer is checked against it: with readers fitted without the
-# articles asked about, a gold answer is near a span within 3 of the best in 89 % of the sentences
-# that hold one, another capitalised word, number or date of the same sentence 19 % of the time
-# (docs/benchmarks.md, "the short answer must be a span the reader finds likely").
+# articles asked about, a gold answer is near one of the 15 best spans within 3 of the best in 89 %
+# of the sentences that hold one, another capitalised word, number or date of the same sentence
+# 19 % of the time (docs/benchmarks.md, "Real model output on 200 SQuAD questions").
 SPAN_MARGIN = 3.0
-KEPT_SPANS = 20
+# How many of its likeliest spans a reading keeps (for `Reading.agrees`), as measured above.
+KEPT_SPANS = 15
 # The answerer's evidence for a sentence, in the order the answer head was fitted with.
 EVIDENCE = ("score", "lexical", "dense", "type", "context", "rank")
 
@@ -54,14 +55,19 @@ class Reading:
 
     def agrees(self, sentence: str, start: int, end: int, margin: float = SPAN_MARGIN) -> bool:
         """Whether `sentence[start:end]` (an LLM's short answer) is, near enough, one of the spans
-        this reading finds likely: at least half of its words shared (SQuAD F1 >= 0.5) with a span
-        scored within `margin` of the best. True where the reading holds no spans to compare."""
-        from rag.text import answer_f1
+        this reading finds likely: it shares at least half its words with one of them (SQuAD F1
+        >= 0.5) scored within `margin` (>= 0) of the best. An answer of no words never agrees; a
+        reading without spans to compare (a fake's, or a sentence of no words) does not object."""
+        from rag.text import answer_f1, normalise_answer
 
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, not {margin}")
+        said = sentence[start:end]
+        if not normalise_answer(said):
+            return False
         if not self.spans:
             return True
         floor = self.spans[0][2] - margin
-        said = sentence[start:end]
         return any(s >= floor and answer_f1(sentence[a:z], said) >= 0.5 for a, z, s in self.spans)
 
 
@@ -230,21 +236,22 @@ class Reader:
             seq = enc.sequence_ids(b)
             tokens = [i for i, s in enumerate(seq) if s == 1]
             offsets = enc["offset_mapping"][b].tolist()
-            span, passed_over, likely = None, False, {}
+            # The likeliest spans, best first; the first is the reading's span. Spans repeating an
+            # answer already given are passed over, and are not among those an LLM's may match.
+            likely: dict[tuple[int, int], float] = {}
+            passed_over = False
             for i, j, score in best_spans(start[b], end[b], tokens[0], tokens[-1]) if tokens else ():
                 a, z = whole_words(sentence, offsets[i][0], offsets[j][1])
                 if not WORD.search(sentence[a:z]):
                     continue  # punctuation alone answers nothing
+                if given and said_already(sentence[a:z], given):
+                    passed_over = passed_over or not likely
+                    continue
                 likely.setdefault((a, z), score)
-                if span is None:
-                    if given and said_already(sentence[a:z], given):
-                        passed_over = True
-                        continue
-                    span = (a, z)
-                if span is not None and len(likely) >= KEPT_SPANS:
+                if len(likely) >= KEPT_SPANS:
                     break
             spans = tuple((a, z, s) for (a, z), s in likely.items())
-            out.append(Reading(float(logit[b]), *(span or (0, 0)), passed_over, spans))
+            out.append(Reading(float(logit[b]), *(spans[0][:2] if spans else (0, 0)), passed_over, spans))
         return out
 
     def probabilities(self, readings: list[Reading]) -> tuple[float, list[float]]:
