@@ -275,9 +275,9 @@ class ExtractiveAnswerer:
 
     def endorsed(self, ctx: AnswerContext) -> dict[tuple[str, int], Reading] | None:
         """The sentences (article id, index) the reader finds answer the question, with its reading
-        of each: those an LLM's citations must quote (and, in grounded mode, whose likely spans its
-        short answer must be one of). Empty when the offline answer would be a refusal; None
-        without a reader."""
+        of each: those an LLM's citations must quote (in grounded mode, its short answer must also
+        agree with one of the reading's likely spans). Empty when the offline answer would be a
+        refusal; None without a reader."""
         if self.reader is None:
             return None
         # Every sentence it was fitted to choose among, not only the few it reads to answer: an
