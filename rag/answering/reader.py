@@ -58,12 +58,12 @@ class Reading:
         this reading finds likely: it shares at least half its words with one of them (SQuAD F1
         >= 0.5) scored within `margin` (>= 0) of the best. An answer of no words never agrees; a
         reading without spans to compare (a fake's, or a sentence of no words) does not object."""
-        from rag.text import answer_f1, normalise_answer
+        from rag.text import answer_f1
 
         if margin < 0:
             raise ValueError(f"margin must be >= 0, not {margin}")
         said = sentence[start:end]
-        if not normalise_answer(said):
+        if not normalise(said):
             return False
         if not self.spans:
             return True
