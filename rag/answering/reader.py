@@ -30,11 +30,12 @@ from rag.text import STOPWORDS, answer_f1, normalise_answer, stem, terms
 WEIGHTS = Path(__file__).with_name("reader_weights.safetensors")
 MAX_SPAN_TOKENS = 20  # SQuAD answers are short: nearly all are under 20 word pieces
 MAX_TOKENS = 160  # question and sentence together; longer sentences are cut at the end
-# How far below the best span's score (start + end logits) a span still counts as one the reader
+# How far below the chosen span's score (start + end logits) a span still counts as one the reader
 # finds likely, when an LLM's short answer is checked against it: with readers fitted without the
 # articles asked about, a gold answer is near one of the 15 best spans within 3 of the best in 89 %
 # of the sentences that hold one, another capitalised word, number or date of the same sentence
-# 19 % of the time (docs/benchmarks.md, "Real model output on 200 SQuAD questions").
+# 19 % of the time (docs/benchmarks.md, "Real model output on 200 SQuAD questions"; measured
+# before `span_prior`, when the chosen span was the best: counting from it is never stricter).
 SPAN_MARGIN = 3.0
 # How many of its likeliest spans a reading keeps (for `Reading.agrees`), as measured above.
 KEPT_SPANS = 15
