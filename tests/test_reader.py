@@ -55,6 +55,10 @@ def test_the_span_prior_counts_against_long_spans_and_the_questions_own_words():
     long = "its main and indispensable support, with a deputy secretary of state"  # 10 words
     assert span_prior(asked, long) == pytest.approx(-0.3 * (10 - 3))
     assert span_prior(asked, "") == 0.0 and span_prior(set(), "the summit") == 0.0
+    # Words are split as the question's are: a possessive or a hyphenated name is one word.
+    asked = set(terms("What did the Secretary-General say about Kyiv's army?"))
+    assert span_prior(asked, "the Secretary-General") == -2.0
+    assert span_prior(asked, "Kyiv's army") == -2.0
 
 
 def test_the_reader_chooses_its_span_with_the_prior():
@@ -85,11 +89,14 @@ def test_the_reader_chooses_its_span_with_the_prior():
 
     reader = Reader.from_network(Net(), tokenizer)
     [reading] = reader.read(question, [sentence], [evidence_row(1.0, 0.5, 0.5, 1.0, 0.0, 0)])
-    assert sentence[reading.start : reading.end] == "the mayor"  # 10 (2 words) over 10.5 - 0.3 * 6 (9 words)
+    assert sentence[reading.start : reading.end] == "the mayor"  # 10 over 10.5 - 0.3 * 5 (8 words, "the"s go)
     assert reading.spans[0][:2] == (reading.start, reading.end) and reading.spans[0][2] == 10.0
     chosen_over = [sentence[a:z] for a, z, s in reading.spans if s > 10.0]
     assert chosen_over == ["the mayor of the old town of York on a Friday"]
     assert reading.agrees(sentence, *reading.spans[1][:2])  # the reader's own best is 0.5 above
+    # An answer already given that would have been chosen is passed over.
+    [again] = reader.read(question, [sentence], [evidence_row(1.0, 0.5, 0.5, 1.0, 0.0, 0)], exclude=["the mayor"])
+    assert again.passed_over and "mayor" not in sentence[again.start : again.end]
 
 
 def test_adapters_are_added_to_the_weights_they_adapt():
@@ -133,6 +140,13 @@ def test_a_span_agrees_with_a_reading_when_it_is_near_one_of_the_likely_spans():
     assert not reading.agrees(sentence, 0, 0) and not reading.agrees(sentence, 0, 3)  # "", "Hol" ok below
     with pytest.raises(ValueError):
         reading.agrees(sentence, *at("May 2013"), margin=-1.0)
+    # Chosen with the prior, the first span may score below another: the margin counts from the
+    # best score, and the span chosen agrees whatever its score.
+    chosen = Reading(2.0, *at("May 2013"), spans=((*at("May 2013"), 7.0), (*at("in May 2013, followed by Ford"), 9.0),
+                                                  (*at("December"), 6.5)))
+    assert chosen.agrees(sentence, *at("May 2013"), margin=0.0)
+    assert not chosen.agrees(sentence, *at("December"), margin=2.0)  # within 2 of the chosen 7, not of 9
+    assert chosen.agrees(sentence, *at("December"), margin=2.5)
 
 
 @pytest.fixture(scope="module")
