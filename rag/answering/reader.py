@@ -208,8 +208,8 @@ class Reader:
         net.eval()
         if self.bfloat16:
             # bfloat16 weights: 6 sentences read in ~60 % of the float32 time on 2 cores, with the
-            # same choice and span for 996 of 1,000 questions (int8 quantisation changed a quarter
-            # of the spans: docs/benchmarks.md).
+            # same choice and span for 996 of 1,000 questions (int8 quantisation moved a third of
+            # the spans, and cost a point of EM held out: docs/benchmarks.md).
             net = net.to(torch.bfloat16)
         self._install(net, AutoTokenizer.from_pretrained(str(base)), meta, torch)
 
