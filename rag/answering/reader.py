@@ -54,10 +54,10 @@ EVIDENCE = ("score", "lexical", "dense", "type", "context", "rank")
 class Reading:
     """What the reader makes of one sentence: how strongly it answers (a logit, comparable across
     the sentences of one question and with `Reader.null`) and its best span, as offsets into it
-    (empty where it found none). `passed_over`: the span it would have chosen was an answer already
-    given.
-    `spans`: its likeliest spans, (start, end, score), for checking someone else's: the reader's
-    own score, in the order chosen (with `span_prior`), so the first is the reading's span."""
+    (empty where it found none). `passed_over`: the span it would have chosen was an answer
+    already given. `spans`: its likeliest spans, (start, end, score), for checking someone else's:
+    the reader's own score, in the order chosen (with `span_prior`), so the first is the reading's
+    span."""
 
     logit: float
     start: int
