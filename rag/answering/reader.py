@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import STOPWORDS, answer_f1, normalise_answer, stem, terms, words
+from rag.text import answer_f1, normalise_answer, terms, words
 
 WEIGHTS = Path(__file__).with_name("reader_weights.safetensors")
 MAX_SPAN_TOKENS = 20  # SQuAD answers are short: nearly all are under 20 word pieces
@@ -288,7 +288,7 @@ def span_prior(asked: set[str], span: str) -> float:
     said = [w for w in words(span) if w not in ("a", "an", "the")]
     if not said:
         return 0.0
-    echo = sum(w not in STOPWORDS and stem(w) in asked for w in said) / len(said)
+    echo = sum(t in asked for t in terms(span)) / len(said)  # `terms` keeps the content words
     return -ECHO_PENALTY * echo - LENGTH_PENALTY * max(0, len(normalise_answer(span).split()) - FREE_WORDS)
 
 
@@ -305,8 +305,8 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
 def said_already(span: str, given: list[str]) -> bool:
     """The span repeats an answer already given, or is part of one: whole words, not letters
     ("Lee" is not in "Fleet Street")."""
-    words = f" {normalise_answer(span)} "
-    return any(words.strip() and (f" {g} " in words or words in f" {g} ") for g in given)
+    said = f" {normalise_answer(span)} "
+    return any(said.strip() and (f" {g} " in said or said in f" {g} ") for g in given)
 
 
 def merge_adapters(encoder, tensors: dict, scale: float) -> int:
