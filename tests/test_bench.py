@@ -266,3 +266,19 @@ def test_llm_totals_add_every_count_of_each_file():
     _merge(total, one)
     for f in fields(Tally):
         assert getattr(total, f.name) == 2 * getattr(one, f.name), f.name
+
+
+def test_paraphrase_questions_have_gold_answers_verbatim_in_their_articles(shared_eval):
+    from bench.paraphrases import DATA, SEED_TITLE, SEEDS, load
+
+    texts = {row["title"]: row["article_text"]
+             for row in map(json.loads, (shared_eval / "squad_v1_public.jsonl").read_text(encoding="utf-8").splitlines())}
+    texts[SEED_TITLE] = next(SEEDS.glob("*.md")).read_text(encoding="utf-8")
+    by_article = load(DATA)
+    assert set(by_article) <= set(texts)
+    questions = [q for qs in by_article.values() for q in qs]
+    assert len({q.id for q in questions}) == len(questions) and any(not q.answerable for q in questions)
+    for title, qs in by_article.items():
+        for q in qs:
+            assert q.answerable == bool(q.answers)
+            assert all(g in texts[title] for g in q.answers), (title, q.question)
