@@ -86,7 +86,9 @@ class Settings(BaseSettings):
         "built before sentence vectors), how many the embedding model reads at question time (0: none).",
     )
     refusal_threshold: float = Field(
-        0.9, description="Answers whose best sentence scores below this are refused (calibrated)."
+        0.9,
+        description="Without the reader (RAG_READER=false), answers whose best sentence scores below this are "
+        "refused (calibrated); with it, the reader's P(none) decides.",
     )
     min_lexical: float = Field(
         0.2,
