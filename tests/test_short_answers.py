@@ -74,6 +74,32 @@ def test_a_reason_in_the_next_sentence_is_cited_too(council):
     _verbatim(answer, council)
 
 
+def test_the_reason_a_sentence_gives_is_the_short_answer_to_why(council):
+    answer = council.ask("Why was the old bridge closed to traffic?")
+    assert answer.short_answer is not None and answer.short_answer.text == "the river had flooded its banks"
+    _verbatim(answer, council)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("Germany cannot deliver the missiles, vital for hitting targets, because the system, capable of "
+         "destroying bunkers, requires German personnel.", "the system, capable of destroying bunkers, requires German personnel"),
+        ("The match was cancelled because of the storm that hit the coast.", "the storm that hit the coast"),
+        ("The ferry stopped in 1932 due to falling demand from the town.", "falling demand from the town"),
+        ("They built a wall so that the river would not flood the town.", "the river would not flood the town"),
+        ("Since the bridge was closed, traffic moved to the ferry.", "the bridge was closed"),
+        ("She has lived in Paris since 2014.", None),  # time, not a reason
+        ("The council met on Monday and approved the budget.", None),
+    ],
+)
+def test_reason_in_finds_the_clause_or_phrase_after_the_word_that_gives_a_reason(sentence, reason):
+    from rag.answering.neighbours import reason_in
+
+    span = reason_in(sentence)
+    assert (sentence[span[0] : span[1]] if span else None) == reason
+
+
 def test_a_list_over_two_sentences_cites_both(council):
     answer = council.ask("Who attended the meeting?")
     assert not answer.refused
@@ -203,3 +229,11 @@ def test_a_heading_is_never_the_answer(assistant):
     assert not answer.refused
     assert [c.quote for c in answer.citations] == ["The mayor, Ann Lee, opened the bridge on Friday."]
 
+
+
+def test_why_is_answered_with_the_reason_its_sentence_gives_on_the_seed_article(seeded):
+    answer = seeded.ask("Why can't Germany deliver Taurus missiles?")
+    assert answer.short_answer is not None
+    assert answer.short_answer.text.endswith("requires the participation of German military personnel")
+    assert not answer.short_answer.text.startswith("because")
+    _verbatim(answer, seeded)

@@ -25,7 +25,7 @@ from rag.answering.language import (
     type_spans,
     wh_class,
 )
-from rag.answering.neighbours import antecedent, follower, refers_to_someone
+from rag.answering.neighbours import antecedent, follower, reason_in, refers_to_someone
 from rag.answering.overlap import overlap
 from rag.answering.parsing import parse
 from rag.answering.reader import Reader, Reading, default_reader, evidence_row
@@ -323,11 +323,18 @@ class ExtractiveAnswerer:
                 cited.insert(0, (primary.article_id, j))
                 short = (primary.article_id, s0, e0, None)
         nxt = follower(corpus, primary.article_id, primary.index, wh)
+        if wh == "why" and nxt is None and (reason := reason_in(primary_text)):
+            # "… because it requires German personnel": the reason it gives is the answer (the
+            # reader, fitted on SQuAD's few "why" questions, bolds a name of the sentence instead).
+            short = (primary.article_id, primary.sentence.start + reason[0], primary.sentence.start + reason[1], None)
         if nxt is not None:
             cited.append((primary.article_id, nxt))
             if wh == "why":
-                # The reason is the answer: the short answer is the reader's span of it, if any.
-                short = self._span_in(search, nxt, primary.article_id, read, corpus)
+                # The reason is the answer: the clause that gives it, else the reader's span of it.
+                reason = reason_in(corpus.sentence_text(primary.article_id, nxt))
+                at = corpus.sentences(primary.article_id)[nxt].start
+                short = (primary.article_id, at + reason[0], at + reason[1], None) if reason else self._span_in(
+                    search, nxt, primary.article_id, read, corpus)
         elif (second := self._completing(search, primary, read, cited, corpus)) is not None:
             # "Ann Lee chaired the meeting" / "the host of the meeting said about the river wall":
             # a second sentence the reader also finds likely, which says what the question asks

@@ -1,5 +1,5 @@
 """Sentences an answer needs besides the one that answers: who "he" or "the host" is, the reason a
-"why" sentence leaves to the next one, and the rest of a list.
+"why" sentence leaves to the next one, and the rest of a list; and the reason a sentence gives.
 
 News writing names a person once and then says "the host of the meeting" or "he"; it gives a fact
 in one sentence and its reason in the next ("This is because …"). The sentence that matches the
@@ -27,6 +27,39 @@ CAUSAL = re.compile(
 CARRIES_ON = re.compile(r"^\W*(?:this|that|it|these|those|such)\b", re.IGNORECASE)
 MORE_OF_A_LIST = re.compile(r"^\W*(?:\w+\s+){0,3}?(?:also|as well|in addition|besides|others?|another)\b", re.IGNORECASE)
 LOOKBACK = 6  # sentences searched back for the name a reference points to
+
+
+# Words that introduce a reason or a purpose, followed by what they introduce: a clause
+# ("because it requires …", "so that …") or a noun phrase ("because of the storm", "due to …").
+REASON_CLAUSE = ("because", "since", "so", "as")  # as the `mark` of a clause
+REASON_PHRASE = {("because", "of"), ("due", "to"), ("owing", "to"), ("thanks", "to")}
+
+
+def reason_in(text: str) -> tuple[int, int] | None:
+    """(start, end) in `text` of the reason it gives, without the word that introduces it: the
+    clause after "because" (or "since", "so that", "as" marking a clause of reason) or the phrase
+    after "because of", "due to", "owing to", "thanks to"; None where it gives none. From spaCy's
+    parse rather than a pattern, so that the clause ends where it ends ("…, because X, Y said")."""
+    doc = parse(text)
+    for tok in doc:
+        word = tok.lower_
+        if tok.dep_ == "mark" and word in REASON_CLAUSE and tok.head.i > tok.i:
+            if word == "so" and (tok.i + 1 >= len(doc) or doc[tok.i + 1].lower_ != "that"):
+                continue  # "so" alone marks a result, not a reason
+            if word in ("since", "as") and any(t.ent_type_ in ("DATE", "TIME") for t in tok.head.subtree):
+                continue  # "since 2014", "as the year ended": time, not a reason
+            words = [t for t in tok.head.subtree if t.i > tok.i + (word == "so")]
+        elif tok.i + 1 < len(doc) and (word, doc[tok.i + 1].lower_) in REASON_PHRASE:
+            after = doc[tok.i + 1]
+            obj = next((t for t in after.children if t.dep_ == "pobj"), None) or next(
+                (t for t in tok.children if t.dep_ == "pobj"), None)
+            words = list(obj.subtree) if obj is not None else []
+        else:
+            continue
+        words = [t for t in words if not t.is_punct or words[0].i < t.i < words[-1].i]
+        if words:
+            return words[0].idx, words[-1].idx + len(words[-1].text)
+    return None
 
 
 def refers_to_someone(text: str) -> bool:
