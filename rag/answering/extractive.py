@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answering.countries import said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
@@ -165,7 +166,9 @@ class ExtractiveAnswerer:
                 if is_heading(corpus.sentence_text(chunk.article_id, i), corpus.titles.get(chunk.article_id, "")):
                     continue  # a title labels the text; it says nothing that answers
                 sent = sents[i]
-                own = sent_terms[i]
+                # A country the question names in other words than the sentence ("Spain" for
+                # "Spanish", "the United States" for "the US") counts as said.
+                own = sent_terms[i] | said_in_other_words(question, corpus.sentence_text(chunk.article_id, i))
                 near: set[str] = set()
                 for j in (i - 1, i + 1):
                     if 0 <= j < len(sents) and sents[j].paragraph == sent.paragraph:
