@@ -237,3 +237,9 @@ def test_why_is_answered_with_the_reason_its_sentence_gives_on_the_seed_article(
     assert answer.short_answer.text.endswith("requires the participation of German military personnel")
     assert not answer.short_answer.text.startswith("because")
     _verbatim(answer, seeded)
+
+
+def test_a_word_that_says_not_on_its_own_matches_a_negated_question():
+    sentence = "Macron was unable to participate in Saturday's videoconference meeting of G-7 leaders."
+    assert missing_facts("Which meeting could Macron not attend?", sentence) == []
+    assert missing_facts("Which meeting could Macron not attend?", "Macron attended the meeting.") == ["not"]

@@ -30,13 +30,20 @@ _COUNTED = re.compile(
     r"|\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|n't|cannot|fail(?:ed|s)?|refus\w*|lack\w*)\b|n't\b",
-                       re.IGNORECASE)
+# Words that say "not" on their own too: "could not attend" is matched by "was unable to participate".
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|n't|cannot|fail(?:ed|s)?|refus\w*|lack\w*"
+    r"|unable|impossible|unwilling)\b|n't\b",
+    re.IGNORECASE,
+)
 
 
 # A country and the word for its people, which news uses interchangeably ("Spain" is asked, "the
-# Spanish president" is written). No PyPI package maps demonyms (pycountry has names and codes
-# only), so the common ones are listed here; a name is found when any word of its family is.
+# Spanish president" is written); a name is found when any word of its family is. The rule works
+# on single stems, so it keeps this short list rather than `countryinfo`'s data (which word
+# matching uses: rag/answering/countries.py): there every word of an official name ("Federal
+# Republic of Germany") would become a name of the country, and "republic" in an article would
+# stand for Germany.
 _FAMILIES = [
     "spain spanish", "france french", "britain british uk england english united kingdom", "america american us usa united states",
     "china chinese", "poland polish", "netherlands dutch holland", "switzerland swiss", "sweden swedish swede",
