@@ -243,3 +243,22 @@ def test_a_word_that_says_not_on_its_own_matches_a_negated_question():
     sentence = "Macron was unable to participate in Saturday's videoconference meeting of G-7 leaders."
     assert missing_facts("Which meeting could Macron not attend?", sentence) == []
     assert missing_facts("Which meeting could Macron not attend?", "Macron attended the meeting.") == ["not"]
+
+
+def test_who_is_a_named_person_asks_what_they_are_not_an_earlier_name():
+    from rag.answering.neighbours import asks_what_someone_named_is
+
+    sentence = "There were also the German chancellor, Olaf Scholz, and the Spanish president, Pedro Sánchez."
+    assert asks_what_someone_named_is("Who is Pedro Sánchez?", sentence)
+    assert asks_what_someone_named_is("who was Olaf Scholz", sentence)
+    assert not asks_what_someone_named_is("Who is the German chancellor?", sentence)  # a role: the name is the answer
+    assert not asks_what_someone_named_is("Who is Ann Lee?", sentence)  # not named here
+    assert not asks_what_someone_named_is("Who hosted the meeting?", sentence)
+
+
+def test_who_is_a_named_person_is_answered_from_the_sentence_that_names_them_on_the_seed_article(seeded):
+    answer = seeded.ask("Who is Pedro Sánchez?")
+    assert not answer.refused
+    assert "the Spanish president, Pedro Sánchez" in answer.citations[0].quote
+    assert answer.short_answer is not None and "Macron" not in answer.short_answer.text
+    _verbatim(answer, seeded)

@@ -26,7 +26,13 @@ from rag.answering.language import (
     type_spans,
     wh_class,
 )
-from rag.answering.neighbours import antecedent, follower, reason_in, refers_to_someone
+from rag.answering.neighbours import (
+    antecedent,
+    asks_what_someone_named_is,
+    follower,
+    reason_in,
+    refers_to_someone,
+)
 from rag.answering.overlap import overlap
 from rag.answering.parsing import parse
 from rag.answering.reader import Reader, Reading, default_reader, evidence_row
@@ -318,7 +324,8 @@ class ExtractiveAnswerer:
             reading, probability = picked
             at = primary.sentence.start
             short = (primary.article_id, at + reading.start, at + reading.end, probability)
-        if wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text):
+        if (wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text)
+                and not asks_what_someone_named_is(search, primary_text)):
             # "the host of the meeting insisted …": the answer is the name given earlier.
             found = antecedent(corpus, primary.article_id, primary.index, search)
             if found:

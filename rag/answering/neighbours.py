@@ -13,6 +13,7 @@ import re
 
 from rag.answering.language import QuestionWords
 from rag.answering.parsing import parse
+from rag.text import STOPWORDS, fold
 
 # A person referred to, not named: a pronoun, or "the" + a role ("the host of the meeting").
 REFERS = re.compile(
@@ -60,6 +61,25 @@ def reason_in(text: str) -> tuple[int, int] | None:
         if words:
             return words[0].idx, words[-1].idx + len(words[-1].text)
     return None
+
+
+_WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.IGNORECASE)
+
+
+def asks_what_someone_named_is(question: str, sentence: str) -> bool:
+    """"Who is Pedro Sánchez?" of a sentence that names him: the question gives the name and asks
+    what the person is ("the Spanish president"), so no earlier name is the answer."""
+    m = _WHO_IS.match(question)
+    if not m:
+        return False
+    name = m.group(1)
+    words = [w for w in re.findall(r"[\w'’-]+", name) if w.lower() not in STOPWORDS]
+    # A name, as the sentence writes it; not a title, which comes with "the" ("Who is the
+    # Commissioner of the National Football League?" asks for a name).
+    return (
+        bool(words) and all(w[0].isupper() for w in words) and not re.match(r"(?:the|a|an)\b", name, re.IGNORECASE)
+        and fold(name) in fold(sentence)
+    )
 
 
 def refers_to_someone(text: str) -> bool:
