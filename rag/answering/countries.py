@@ -16,8 +16,8 @@ from functools import lru_cache
 
 from rag.text import STOPWORDS, terms
 
-
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z.]*(?:['’]s)?")
+_DOTTED = re.compile(r"(?:[A-Z]\.){1,2}[A-Z]\.?")  # "U.S.", "U.K"
 
 
 @lru_cache(maxsize=1)
@@ -56,9 +56,11 @@ def countries_in(text: str) -> dict[str, frozenset[str]]:
     while i < len(tokens):
         hit = None
         token = tokens[i][2]
-        code = token.rstrip(".") if token.rstrip(".") in codes else token.replace(".", "")
-        if code in codes and (code == token.rstrip(".") or re.fullmatch(r"(?:[A-Z]\.){1,2}[A-Z]\.?", token)):
-            hit = (1, codes[code])  # "US", "US." ending a sentence, "U.S."
+        plain, undotted = token.rstrip("."), token.replace(".", "")
+        if plain in codes:
+            hit = (1, codes[plain])  # "US", or "US." ending a sentence
+        elif undotted in codes and _DOTTED.fullmatch(token):
+            hit = (1, codes[undotted])  # "U.S."
         else:
             for n in range(min(longest, len(tokens) - i), 0, -1):
                 run = " ".join(words[i : i + n])
