@@ -262,3 +262,20 @@ def test_who_is_a_named_person_is_answered_from_the_sentence_that_names_them_on_
     assert "the Spanish president, Pedro Sánchez" in answer.citations[0].quote
     assert answer.short_answer is not None and "Macron" not in answer.short_answer.text
     _verbatim(answer, seeded)
+
+
+def test_a_yes_no_question_is_answered_by_its_sentence_without_a_bold_word():
+    from rag.answering.language import is_yes_no
+
+    assert is_yes_no("Did Germany agree to send Taurus missiles?")
+    assert is_yes_no("Is Macron the host")
+    assert not is_yes_no("Is the focus on mentorship high or low?")  # one of the two is the answer
+    assert not is_yes_no("Did Macron say who attended?")
+    assert not is_yes_no("Who attended?")
+
+
+def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_it(seeded):
+    answer = seeded.ask("Did Germany agree to send Taurus missiles?")
+    assert not answer.refused and answer.short_answer is None
+    assert "Germany cannot deliver Taurus cruise missiles" in answer.citations[0].quote
+    assert not answer.text.startswith("**")

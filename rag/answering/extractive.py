@@ -21,6 +21,7 @@ from rag.answering.countries import said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
+    is_yes_no,
     question_names,
     question_type,
     type_spans,
@@ -315,6 +316,10 @@ class ExtractiveAnswerer:
             e.label_ == "PERSON" for e in parse(primary_text).ents
         ):
             picked = None  # "the host of the meeting said …": the name is given earlier (below)
+        if picked and is_yes_no(search):
+            # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
+            # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".
+            picked = None
         qtype = question_type(search)
         # (article id, sentence index) of each cited sentence, in article order; the short answer
         # as (article id, start, end) in article offsets.

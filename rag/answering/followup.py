@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from rag.answering.checker import visible_text
-from rag.answering.language import NAME_WITH_PARTICLES
+from rag.answering.language import NAME_WITH_PARTICLES, YES_NO
 from rag.answering.llm import failure_reason, message_text
 from rag.answering.render import markdown_unquote
 from rag.text import STOPWORDS, fold
@@ -31,10 +31,6 @@ _LEAD = re.compile(
 _PRONOUNS = {"he", "she", "they", "him", "her", "them", "his", "hers", "their", "theirs", "it", "its"}
 # "Why not?", "Why?", "How come?" after a yes/no question: ask the reason for what it asked about.
 _WHY = re.compile(r"^\s*(?:and\s+|but\s+|so\s+)?(why|how come)(\s+not)?\s*[?.!]*\s*$", re.IGNORECASE)
-_YES_NO = re.compile(
-    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\s+(.+?)[?.!]*\s*$",
-    re.IGNORECASE,
-)
 # "Who else?", "Anyone else?", "What else did he say?": the same question, another answer.
 ELSE = re.compile(r"\b(?:else|other(?:s)?|another)\b", re.IGNORECASE)
 _BOLD_LEAD = re.compile(r"^\s*\*\*(.+?)\*\*")
@@ -61,7 +57,7 @@ def earlier_answers(question: str, history: list[Message] | None) -> list[str]:
 
 def _why_of(previous: str, negated: bool) -> str | None:
     """ "Did Germany agree to send missiles?" + "Why not?" -> "Why did Germany not agree to send missiles?" """
-    m = _YES_NO.match(previous)
+    m = YES_NO.match(previous)
     if not m:
         return None
     aux, rest = m.group(1).lower(), m.group(2)
@@ -124,7 +120,7 @@ class HeuristicRewriter:
             return previous  # "Who else?": the same question; the answerer leaves out the answers given
         bare = re.fullmatch(r"\s*((?:how\s+(?:many|much|long|often|far|old))|when|where|who|whom|what|which|how)\s*[?.!]*\s*",
                             _LEAD.sub("", question), flags=re.IGNORECASE)
-        yes_no = _YES_NO.match(previous)
+        yes_no = YES_NO.match(previous)
         if bare and yes_no:
             # "Did the council approve buses?" + "When?" -> "When did the council approve buses?"
             return f"{bare.group(1)[:1].upper()}{bare.group(1)[1:].lower()} {yes_no.group(1).lower()} {yes_no.group(2)}?"

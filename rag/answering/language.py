@@ -180,6 +180,19 @@ _WH = re.compile(
 )
 
 
+# A question asked with an auxiliary verb first: "Did Germany agree to send missiles?"
+YES_NO = re.compile(
+    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\s+(.+?)[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_yes_no(question: str) -> bool:
+    """A yes/no question: an auxiliary first, no question word, no alternatives to choose from
+    ("Is it high or low?" is answered with one of them)."""
+    return bool(YES_NO.match(question)) and wh_class(question) == "none" and not re.search(r"\bor\b", question, re.IGNORECASE)
+
+
 def wh_class(question: str) -> str:
     """The question word, grouped: who / what / which / when / where / why / how_many / how_adj / how / none."""
     m = _WH.search(question)
