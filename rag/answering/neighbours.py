@@ -63,13 +63,13 @@ def reason_in(text: str) -> tuple[int, int] | None:
     return None
 
 
-_WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.IGNORECASE)
+_WHO_IS = re.compile(r"\s*who\s+(?:is|was|are|were)\s+(.+)", re.IGNORECASE)
 
 
 def asks_what_someone_named_is(question: str, sentence: str) -> bool:
     """"Who is Pedro Sánchez?" of a sentence that names him: the question gives the name and asks
     what the person is ("the Spanish president"), so no earlier name is the answer."""
-    m = _WHO_IS.match(question)
+    m = _WHO_IS.fullmatch(question.rstrip(" \t\n?.!"))
     if not m:
         return False
     name = m.group(1)
