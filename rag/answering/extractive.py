@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering.countries import said_in_other_words
+from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.language import (
     highlight_span,
@@ -138,10 +138,11 @@ class ExtractiveAnswerer:
         return self._reader or None
 
     def warm_up(self) -> None:
-        """Load the reader and spaCy's pipeline now rather than on the first question."""
+        """Load the reader, spaCy's pipeline and the country names now rather than on the first question."""
         if self.reader is not None:
             self.reader.warm_up()
         parse("Warm up.")
+        countries_in("Warm up.")  # countryinfo's data, read once
 
     def supported(self, best: Candidate | None, *, scored: bool = True) -> bool:
         """Enough evidence to answer: the question's own words in the passage, and (`scored`) a
@@ -338,17 +339,15 @@ class ExtractiveAnswerer:
                 cited.insert(0, (primary.article_id, j))
                 short = (primary.article_id, s0, e0, None)
         nxt = follower(corpus, primary.article_id, primary.index, wh)
-        if wh == "why" and nxt is None and (reason := reason_in(primary_text)):
+        if wh == "why" and nxt is None and (reason := self._reason(primary.article_id, primary.index, corpus)):
             # "… because it requires German personnel": the reason it gives is the answer (the
             # reader, fitted on SQuAD's few "why" questions, bolds a name of the sentence instead).
-            short = (primary.article_id, primary.sentence.start + reason[0], primary.sentence.start + reason[1], None)
+            short = reason
         if nxt is not None:
             cited.append((primary.article_id, nxt))
             if wh == "why":
                 # The reason is the answer: the clause that gives it, else the reader's span of it.
-                reason = reason_in(corpus.sentence_text(primary.article_id, nxt))
-                at = corpus.sentences(primary.article_id)[nxt].start
-                short = (primary.article_id, at + reason[0], at + reason[1], None) if reason else self._span_in(
+                short = self._reason(primary.article_id, nxt, corpus) or self._span_in(
                     search, nxt, primary.article_id, read, corpus)
         elif (second := self._completing(search, primary, read, cited, corpus)) is not None:
             # "Ann Lee chaired the meeting" / "the host of the meeting said about the river wall":
@@ -442,6 +441,16 @@ class ExtractiveAnswerer:
             return None
         at = corpus.sentences(article_id)[index].start
         return article_id, at + reading.start, at + reading.end, None
+
+    @staticmethod
+    def _reason(article_id: str, index: int, corpus):
+        """The reason sentence `index` gives (`neighbours.reason_in`) as a short answer (article id,
+        start, end, None), or None."""
+        reason = reason_in(corpus.sentence_text(article_id, index))
+        if reason is None:
+            return None
+        at = corpus.sentences(article_id)[index].start
+        return article_id, at + reason[0], at + reason[1], None
 
     @staticmethod
     def _names_someone(short, corpus) -> bool:
