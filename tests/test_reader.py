@@ -16,6 +16,7 @@ from rag.answering.reader import (
     merge_adapters,
     said_already,
     span_prior,
+    traced,
     whole_words,
 )
 from rag.text import normalise_answer, terms
@@ -342,6 +343,49 @@ def test_an_llm_citation_must_quote_a_sentence_the_reader_finds_answers(seeded):
     answerer.fallback._reader = FakeReader("no sentence says this", missed=-6.0)  # noqa: SLF001
     answerer.chat_model = FakeListChatModel(responses=[f"The US was represented by a deputy secretary of state [{us}]."])
     assert pipe.run(question).refused
+
+
+@pytest.mark.slow
+def test_the_traced_forward_pass_gives_what_the_network_gives(shipped):
+    """The shipped reader answers through its TorchScript graph, which must agree with the eager
+    network to the last bit on batches of other sizes and lengths than the one it was traced on."""
+    import torch
+
+    from rag.answering.reader import _inputs
+
+    assert shipped._forward is not shipped._net  # noqa: SLF001 - traced, not the eager fallback
+    batches = [
+        ("Who?", ["Ann Lee."]),
+        ("Which company built the bridge over the river Ouse, and in what year?", [
+            "The bridge over the Ouse was built in 1890 by a private company.",
+            "The mayor, Ann Lee, opened the new library on Friday after a long campaign " * 6,
+            "It rained.", "Nobody knows who built the bridge, said the historian who wrote its history.",
+        ]),
+    ]
+    with torch.inference_mode():
+        for question, sentences in batches:
+            inputs = _inputs(shipped._tokenizer, question, sentences, torch, shipped._net.null.dtype)  # noqa: SLF001
+            for a, b in zip(shipped._forward(*inputs), shipped._net(*inputs)):  # noqa: SLF001
+                assert torch.equal(a, b)
+
+
+def test_a_network_that_cannot_be_traced_is_left_eager():
+    import torch
+
+    class Untraceable(torch.nn.Module):
+        null = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, attention_mask, token_type_ids, evidence):
+            if len(input_ids) == 2:  # a Python branch: the trace keeps the one its example took
+                return input_ids.float(), attention_mask.float(), evidence.sum(-1) + 1
+            return input_ids.float(), attention_mask.float(), evidence.sum(-1)
+
+    from transformers import AutoTokenizer
+
+    from rag.answering.reader import base_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
+    assert traced(Untraceable().eval(), tokenizer, torch) is None
 
 
 @pytest.mark.slow
