@@ -137,11 +137,11 @@ def test_new_articles_are_seen_without_a_new_assistant(seeded, tmp_path):
 @pytest.mark.slow
 def test_follow_up_and_italy_with_the_real_model(real_seeded):
     first = real_seeded.ask("Who represented the US?")
-    assert "deputy secretary of state" in first.text
+    assert first.short_answer is not None and first.short_answer.text == "deputy secretary of state"
     history = [{"role": "user", "content": "Who represented the US?"}, {"role": "assistant", "content": first.text}]
     follow = real_seeded.ask("And Italy?", history=history)
     assert not follow.refused
-    assert "deputy foreign minister" in follow.text
+    assert follow.short_answer is not None and follow.short_answer.text == "deputy foreign minister"
     assert "Italian representation" in follow.citations[0].quote
 
 

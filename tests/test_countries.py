@@ -20,6 +20,7 @@ from rag.answering.countries import countries_in, said_in_other_words
         ("two Americans were there", "United States"),
         ("the head of the British Foreign Office", "United Kingdom"),
         ("Who represented the UK?", "United Kingdom"),
+        ("Who represented Britain?", "United Kingdom"),
     ],
 )
 def test_a_country_is_found_by_its_name_demonym_or_code(text, country):

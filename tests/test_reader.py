@@ -404,6 +404,32 @@ def test_the_reader_answers_from_several_threads_at_once(shipped):
     assert all(len(r) == 2 and 0 <= r[0].start <= r[0].end <= len(sentence) for r in results)
 
 
+class ListReader(FakeReader):
+    """A reader whose best span in the seed article's list sentence is "Kyiv" (from the description
+    of the US), with the two deputies among its likely spans, as the shipped reader reads it."""
+
+    def read(self, question, sentences, evidence, exclude=()):
+        from rag.answering.reader import Reading
+
+        out = []
+        for s in sentences:
+            found = [(s.find(w), s.find(w) + len(w), score) for w, score in (
+                ("Kyiv", 7.5), ("deputy foreign minister", 4.7), ("deputy secretary of state", 3.6)) if w in s]
+            out.append(Reading(self.found, *found[0][:2], spans=tuple(found)) if found else Reading(self.missed, 0, 0))
+        return out
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [("Who represented the US?", "deputy secretary of state"), ("Who was the Italian representative?", "deputy foreign minister")],
+)
+def test_a_list_sentence_is_answered_from_the_item_the_question_names(seeded, question, short):
+    _answerer(seeded, ListReader("Kyiv"))
+    answer = seeded.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    assert "Italian representation" in answer.citations[answer.short_answer.n - 1].quote
+
+
 def test_who_else_passes_over_the_sentence_of_the_answer_already_given(seeded):
     """The sentence whose best span was already given comes after the others."""
     from rag.answering.reader import Reading

@@ -6,7 +6,8 @@ Pedro Sánchez"; keyword matching sees two different words and finds too few of 
 the sentence. The names come from the data `countryinfo` ships (each country's name, its other
 spellings and its demonym), not from a list of our own. Codes ("US", "UK", "U.S.") count only in
 capitals and never where they spell an everyday word ("IT", "IN"); names and demonyms count in any
-case ("spain"), with a plural or a possessive ("Americans", "Spain's").
+case ("spain"), with a plural or a possessive ("Americans", "Spain's"). "Great Britain" is also
+"Britain", which the data does not give.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def _forms() -> tuple[dict[str, set[str]], dict[str, set[str]], int]:
                     codes.setdefault(form, set()).add(info["name"])
             elif len(form) >= 4:
                 names.setdefault(" ".join(form.lower().split()), set()).add(info["name"])
+                if form.startswith("Great "):  # "Great Britain" is also "Britain" (not in the data)
+                    names.setdefault(form[len("Great "):].lower(), set()).add(info["name"])
     return names, codes, max(len(n.split()) for n in names)
 
 

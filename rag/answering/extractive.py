@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
+from rag.answering.lists import description_of_name, item_about
 from rag.answering.language import (
     highlight_span,
     is_yes_no,
@@ -317,6 +318,10 @@ class ExtractiveAnswerer:
             e.label_ == "PERSON" for e in parse(primary_text).ents
         ):
             picked = None  # "the host of the meeting said …": the name is given earlier (below)
+        if picked and (in_item := self._in_item(search, primary_text, picked[0])) is not None:
+            # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
+            # British Foreign Office, David Cameron; …": the item that names Britain answers.
+            picked = in_item, picked[1]
         if picked and is_yes_no(search):
             # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
             # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".
@@ -441,6 +446,29 @@ class ExtractiveAnswerer:
             return None
         at = corpus.sentences(article_id)[index].start
         return article_id, at + reading.start, at + reading.end, None
+
+    def _in_item(self, question: str, sentence: str, reading: Reading) -> Reading | None:
+        """The reading with its span moved into the item of a list sentence that the question names
+        (`lists.item_about`), outside a description of the name (`lists.description_of_name`): the
+        likeliest of its spans there, else the reader's span in the item read alone. None where the
+        sentence lists nothing the question names, the span is there already, or nothing is found."""
+        item = item_about(question, sentence)
+        if item is None:
+            return None
+        described = description_of_name(question, sentence, item) or (0, 0)
+
+        def fits(a: int, z: int) -> bool:
+            return item[0] <= a < z <= item[1] and (z <= described[0] or a >= described[1])
+
+        if fits(reading.start, reading.end):
+            return None
+        found = next((replace(reading, start=a, end=z) for a, z, _ in reading.spans if fits(a, z)), None)
+        if found is None and self.reader is not None:
+            # Its 15 likeliest spans in the whole sentence can all lie elsewhere ("Olaf Scholz …").
+            alone = self.reader.read(question, [sentence[item[0] : item[1]]], [evidence_row(0.0, 0.0, 0.0, 0.0, 0.0, 0)])[0]
+            a, z = item[0] + alone.start, item[0] + alone.end
+            found = replace(reading, start=a, end=z) if fits(a, z) else None
+        return found
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):

@@ -1,0 +1,69 @@
+"""The item of a list sentence that a question names gives the short answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering.lists import description_of_name, item_about, items
+
+REPRESENTED = ("The low level of Italian representation was significant, with a deputy foreign minister, and the US, "
+               "Kyiv’s main and indispensable support, with a deputy secretary of state.")
+ALSO_THERE = ("There were also the German chancellor, Olaf Scholz; the head of the British Foreign Office, David "
+              "Cameron; and the Spanish president, Pedro Sánchez.")
+
+
+def _said(sentence, span):
+    return None if span is None else sentence[span[0] : span[1]]
+
+
+def test_a_sentence_splits_into_items_only_where_it_lists():
+    assert [ALSO_THERE[a:z] for a, z in items(ALSO_THERE)] == [
+        "There were also the German chancellor, Olaf Scholz",
+        "the head of the British Foreign Office, David Cameron",
+        "and the Spanish president, Pedro Sánchez.",
+    ]
+    assert len(items(REPRESENTED)) == 2
+    assert items("The mayor, Ann Lee, opened the bridge on Friday.") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "item"),
+    [
+        ("Who represented the US?", REPRESENTED, "and the US, Kyiv’s main and indispensable support, with a deputy "
+                                                  "secretary of state."),
+        ("Who represented the United States?", REPRESENTED, "and the US, Kyiv’s main and indispensable support, "
+                                                              "with a deputy secretary of state."),
+        ("Who attended for Italy?", REPRESENTED, "The low level of Italian representation was significant, with a "
+                                                 "deputy foreign minister"),
+        ("Who represented Britain?", ALSO_THERE, "the head of the British Foreign Office, David Cameron"),
+        ("Who came from Spain?", ALSO_THERE, "and the Spanish president, Pedro Sánchez."),
+        ("Who represented the Foreign Office?", ALSO_THERE, "the head of the British Foreign Office, David Cameron"),
+    ],
+)
+def test_the_item_is_the_one_that_names_what_the_question_names(question, sentence, item):
+    assert _said(sentence, item_about(question, sentence)) == item
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("Who represented France?", ALSO_THERE),  # no item names it
+        ("Who came?", ALSO_THERE),  # the question names nothing
+        ("Who opened the bridge?", "The mayor, Ann Lee, opened the bridge on Friday."),  # no list
+        ("Who spoke for Germany and Spain?", ALSO_THERE),  # no one item names both
+        ("Which leaders came from Europe?", "Leaders from Europe came; and more from Europe followed."),  # two do
+    ],
+)
+def test_no_item_where_the_sentence_does_not_single_one_out(question, sentence):
+    assert item_about(question, sentence) is None
+
+
+def test_a_description_after_the_name_is_not_what_was_asked():
+    item = item_about("Who represented the US?", REPRESENTED)
+    assert _said(REPRESENTED, description_of_name("Who represented the US?", REPRESENTED, item)) == (
+        "Kyiv’s main and indispensable support")
+    # A name in apposition is the answer, not a description of the name.
+    item = item_about("Who represented Britain?", ALSO_THERE)
+    assert description_of_name("Who represented Britain?", ALSO_THERE, item) is None
+    # Asked what the name is, the description is the answer.
+    assert description_of_name("What is the US?", REPRESENTED, item_about("What is the US?", REPRESENTED)) is None
