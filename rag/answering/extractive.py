@@ -21,6 +21,7 @@ from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.lists import description_of_name, item_about, whole_coordination
 from rag.answering.language import (
+    TYPE_PATTERNS,
     highlight_span,
     is_yes_no,
     question_names,
@@ -97,6 +98,8 @@ MIN_COMPLEMENT = 0.2
 SWITCH_RATIO = 3.0
 # An LLM may cite a sentence the reader gives at least this share of the best sentence's probability.
 ENDORSED_SHARE = 0.25
+# The most words a short answer to "how many" / "how much" may have ("about twenty", "$1.2 million").
+MAX_COUNT_WORDS = 5
 
 class ExtractiveAnswerer:
     """Pick the best-supported sentence from the retrieved chunks, or refuse. No LLM, no network."""
@@ -322,6 +325,11 @@ class ExtractiveAnswerer:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
+        if picked and re.match(r"\W*how (?:many|much)\b", search, re.IGNORECASE) and (
+                counted := self._counted(primary_text, picked[0])) != picked[0]:
+            # "How many heads of state attended?" is answered with a number: the likeliest span that
+            # has one, else the sentence alone.
+            picked = (counted, picked[1]) if counted else None
         if picked and is_yes_no(search):
             # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
             # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".
@@ -474,6 +482,19 @@ class ExtractiveAnswerer:
             a, z = item[0] + alone.start, item[0] + alone.end
             found = replace(reading, start=a, end=z) if fits(a, z) else None
         return found
+
+    @staticmethod
+    def _counted(sentence: str, reading: Reading) -> Reading | None:
+        """The reading with its span moved to the likeliest of its spans that says a number in at
+        most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
+        does."""
+        def has_number(a: int, z: int) -> bool:  # "no one", "someone" count nothing
+            return len(sentence[a:z].split()) <= MAX_COUNT_WORDS and any(not re.search(r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
+                       for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))
+
+        if has_number(reading.start, reading.end):
+            return reading
+        return next((replace(reading, start=a, end=z) for a, z, _ in reading.spans if has_number(a, z)), None)
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):
