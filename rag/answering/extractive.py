@@ -325,8 +325,7 @@ class ExtractiveAnswerer:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
-        if picked and re.match(r"\W*how (?:many|much)\b", search, re.IGNORECASE) and (
-                counted := self._counted(primary_text, picked[0])) != picked[0]:
+        if picked and wh == "how_many" and (counted := self._counted(primary_text, picked[0])) != picked[0]:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
@@ -488,9 +487,11 @@ class ExtractiveAnswerer:
         """The reading with its span moved to the likeliest of its spans that says a number in at
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
-        def has_number(a: int, z: int) -> bool:  # "no one", "someone" count nothing
-            return len(sentence[a:z].split()) <= MAX_COUNT_WORDS and any(not re.search(r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
-                       for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))
+        def has_number(a: int, z: int) -> bool:
+            if len(sentence[a:z].split()) > MAX_COUNT_WORDS:
+                return False
+            return any(not re.search(r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
+                       for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))  # "no one" counts nothing
 
         if has_number(reading.start, reading.end):
             return reading
