@@ -404,17 +404,21 @@ def test_the_reader_answers_from_several_threads_at_once(shipped):
     assert all(len(r) == 2 and 0 <= r[0].start <= r[0].end <= len(sentence) for r in results)
 
 
-class ListReader(FakeReader):
-    """A reader whose best span in the seed article's list sentence is "Kyiv" (from the description
-    of the US), with the two deputies among its likely spans, as the shipped reader reads it."""
+class SpansReader(FakeReader):
+    """A reader whose likely spans in a sentence are the `phrases` it holds, best first, the first
+    its choice: as the shipped reader reads a sentence, with the right span among the likely ones
+    but not first."""
+
+    def __init__(self, *phrases: str):
+        super().__init__(phrases[0])
+        self.phrases = phrases
 
     def read(self, question, sentences, evidence, exclude=()):
         from rag.answering.reader import Reading
 
         out = []
         for s in sentences:
-            found = [(s.find(w), s.find(w) + len(w), score) for w, score in (
-                ("Kyiv", 7.5), ("deputy foreign minister", 4.7), ("deputy secretary of state", 3.6)) if w in s]
+            found = [(s.find(w), s.find(w) + len(w), 8.0 - k) for k, w in enumerate(self.phrases) if w in s]
             out.append(Reading(self.found, *found[0][:2], spans=tuple(found)) if found else Reading(self.missed, 0, 0))
         return out
 
@@ -424,10 +428,20 @@ class ListReader(FakeReader):
     [("Who represented the US?", "deputy secretary of state"), ("Who was the Italian representative?", "deputy foreign minister")],
 )
 def test_a_list_sentence_is_answered_from_the_item_the_question_names(seeded, question, short):
-    _answerer(seeded, ListReader("Kyiv"))
+    # "Kyiv" is in the description of the US ("the US, Kyiv's main and indispensable support").
+    _answerer(seeded, SpansReader("Kyiv", "deputy foreign minister", "deputy secretary of state"))
     answer = seeded.ask(question)
     assert answer.short_answer is not None and answer.short_answer.text == short
     assert "Italian representation" in answer.citations[answer.short_answer.n - 1].quote
+
+
+def test_how_many_is_answered_with_a_number_or_not_at_all(seeded):
+    _answerer(seeded, SpansReader("Elysée", "about twenty"))
+    answer = seeded.ask("How many heads of state came to the meeting at the Elysée?")
+    assert answer.short_answer is not None and answer.short_answer.text == "about twenty"
+    _answerer(seeded, SpansReader("Elysée", "heads of state"))
+    answer = seeded.ask("How many heads of state came to the meeting at the Elysée?")
+    assert not answer.refused and answer.short_answer is None  # the sentence alone, no bold word
 
 
 def test_who_else_passes_over_the_sentence_of_the_answer_already_given(seeded):
