@@ -37,7 +37,7 @@ def test_a_sentence_splits_into_items_only_where_it_lists():
                                                  "deputy foreign minister"),
         ("Who represented Britain?", ALSO_THERE, "the head of the British Foreign Office, David Cameron"),
         ("Who came from Spain?", ALSO_THERE, "and the Spanish president, Pedro Sánchez."),
-        ("Who represented the Foreign Office?", ALSO_THERE, "the head of the British Foreign Office, David Cameron"),
+        ("Who spoke for the British Foreign Office?", ALSO_THERE, "the head of the British Foreign Office, David Cameron"),
     ],
 )
 def test_the_item_is_the_one_that_names_what_the_question_names(question, sentence, item):
@@ -52,6 +52,9 @@ def test_the_item_is_the_one_that_names_what_the_question_names(question, senten
         ("Who opened the bridge?", "The mayor, Ann Lee, opened the bridge on Friday."),  # no list
         ("Who spoke for Germany and Spain?", ALSO_THERE),  # no one item names both
         ("Which leaders came from Europe?", "Leaders from Europe came; and more from Europe followed."),  # two do
+        ("Who represented the Foreign Office?", ALSO_THERE),  # no country asked: not the parallel facts of countries
+        # The question's names set the scene in one clause, the answer is in the next.
+        ("When did Tesla leave Graz for France?", "Tesla studied in Graz; he left for France in 1880."),
     ],
 )
 def test_no_item_where_the_sentence_does_not_single_one_out(question, sentence):

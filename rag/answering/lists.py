@@ -10,8 +10,9 @@ Kyiv's main and indispensable support, with a deputy secretary of state") says w
 thing is, not what was asked of it, unless the question asks what it is.
 
 Both rules are narrow on purpose: a sentence splits into items only at ";" or a comma followed by
-"and", "while", "whereas" or "but", and the question must name something (a capitalised word after
-its first) that exactly one item says.
+"and", "while", "whereas" or "but"; the question must name a country, and everything it names
+(capitalised words after its first) must be said by exactly one item while another item names
+another country.
 """
 
 from __future__ import annotations
@@ -56,13 +57,22 @@ def _says(text: str, name: str) -> bool:
 
 def item_about(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) of the one item of a list sentence that says every name the question gives,
-    where the sentence lists and the other items do not say them all; None otherwise."""
+    where the question names a country and another item names another: the parallel facts of
+    "Italy sent X, and the US Y". None otherwise.
+
+    Without the countries the rule was wrong more often than right on SQuAD's held-out questions
+    (F1 0.491 -> 0.482 over 2,976): there the question's names usually sit in the clause that sets
+    the scene, and the answer in the next ("… Manning, and he was 39")."""
     names = _names(question)
     parts = items(sentence)
-    if not names or not parts:
+    asked = countries_in(question).keys()
+    if not names or not parts or not asked:
         return None
     matching = [(a, z) for a, z in parts if all(_says(sentence[a:z], n) for n in names)]
-    return matching[0] if len(matching) == 1 else None
+    if len(matching) != 1:
+        return None
+    others = set().union(*(countries_in(sentence[a:z]).keys() for a, z in parts if (a, z) != matching[0]))
+    return matching[0] if others - asked else None
 
 
 def description_of_name(question: str, sentence: str, within: tuple[int, int]) -> tuple[int, int] | None:
