@@ -70,23 +70,3 @@ def test_a_description_after_the_name_is_not_what_was_asked():
     assert description_of_name("Who represented Britain?", ALSO_THERE, item) is None
     # Asked what the name is, the description is the answer.
     assert description_of_name("What is the US?", REPRESENTED, item_about("What is the US?", REPRESENTED)) is None
-
-
-@pytest.mark.parametrize(
-    ("sentence", "span", "whole"),
-    [
-        ("The allies will supply Ukraine with long-range missiles and bombs.", "bombs", "long-range missiles and bombs"),
-        ("Macron referred to cyber attacks and disinformation practiced by the Kremlin.", "cyber attacks",
-         "cyber attacks and disinformation"),
-        ("He bought apples, pears and plums at the market.", "pears", "apples, pears and plums"),
-        ("The mayor, Ann Lee, opened the bridge on Friday.", "Ann Lee", "Ann Lee"),  # no coordination
-        ("The Broncos beat the Panthers and won the title.", "Panthers", "Panthers"),  # verbs coordinated, not nouns
-        ("Listening were the prime ministers of Estonia and Latvia.", "Estonia and Latvia", "Estonia and Latvia"),
-    ],
-)
-def test_a_span_is_widened_to_the_whole_coordination_of_nouns_it_is_part_of(sentence, span, whole):
-    from rag.answering.lists import whole_coordination
-
-    at = sentence.index(span)
-    a, z = whole_coordination(sentence, at, at + len(span))
-    assert sentence[a:z] == whole

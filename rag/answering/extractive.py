@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
-from rag.answering.lists import description_of_name, item_about, whole_coordination
+from rag.answering.lists import description_of_name, item_about
 from rag.answering.language import (
     TYPE_PATTERNS,
     highlight_span,
@@ -341,12 +341,7 @@ class ExtractiveAnswerer:
         if picked:
             reading, probability = picked
             at = primary.sentence.start
-            a, z = reading.start, reading.end
-            if not ctx.exclude:
-                # "long-range missiles and bombs", not "bombs": the reader stops at one of the parts
-                # (not after "who else?", whose answer is another part).
-                a, z = whole_coordination(primary_text, a, z)
-            short = (primary.article_id, at + a, at + z, probability)
+            short = (primary.article_id, at + reading.start, at + reading.end, probability)
         if (wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text)
                 and not asks_what_someone_named_is(search, primary_text)):
             # "the host of the meeting insisted …": the answer is the name given earlier.

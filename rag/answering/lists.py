@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 
 from rag.answering.countries import countries_in
-from rag.answering.parsing import parse
 from rag.text import STOPWORDS, terms
 
 # Where one item of a list sentence ends and the next begins.
@@ -95,26 +94,3 @@ def description_of_name(question: str, sentence: str, within: tuple[int, int]) -
         ):
             return opening + 1 + (len(phrase) - len(phrase.lstrip())), closing
     return None
-
-
-def whole_coordination(sentence: str, start: int, end: int) -> tuple[int, int]:
-    """`sentence[start:end]` widened to the whole coordination of nouns it is one part of: "bombs"
-    in "to supply Ukraine with long-range missiles and bombs" is "long-range missiles and bombs",
-    "cyber attacks" in "referred to cyber attacks and disinformation practiced by the Kremlin" is
-    "cyber attacks and disinformation" (each part with the words before it, none of the words after
-    the last, spaCy's parse). The span itself where it is no part of one, or covers it already."""
-    doc = parse(sentence)
-    inside = [t for t in doc if start <= t.idx and t.idx + len(t) <= end]
-    heads = [t for t in inside if t.head is t or not start <= t.head.idx < end]
-    if len(heads) != 1 or heads[0].pos_ not in ("NOUN", "PROPN"):
-        return start, end
-    first = heads[0]
-    while first.dep_ == "conj" and first.head.i < first.i:
-        first = first.head
-    parts = [first, *(c for c in first.conjuncts if c.i > first.i)]
-    if len(parts) < 2 or not any(t.dep_ == "cc" and t.lower_ in ("and", "or") for p in parts for t in p.children):
-        return start, end
-    left = min(t.idx for t in first.subtree if t.i <= first.i)
-    last = parts[-1]
-    right = last.idx + len(last)
-    return min(start, left), max(end, right)
