@@ -285,7 +285,7 @@ def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
     assert answer.refused and not answer.citations and answer.short_answer is None
 
 
-def test_with_the_reader_a_low_score_is_answered_but_missing_question_words_are_refused(seeded):
+def test_with_the_reader_a_low_score_is_answered_but_missing_question_words_are_refused_unless_it_is_sure(seeded):
     # The score threshold refuses only without the reader (paraphrases score low: docs/benchmarks.md);
     # the question's own words in the passage are required either way.
     answerer = _answerer(seeded, FakeReader("deputy secretary of state"))
@@ -296,10 +296,15 @@ def test_with_the_reader_a_low_score_is_answered_but_missing_question_words_are_
         assert not answer.refused and answer.short_answer.text == "deputy secretary of state"
         answerer._reader = None  # noqa: SLF001 - without the reader the threshold refuses
         assert seeded.ask("Who represented the US?").refused
-        answerer._reader = FakeReader("deputy secretary of state")  # noqa: SLF001
+        # P(none) ~0.12: not sure enough to answer without the question's words.
+        answerer._reader = FakeReader("deputy secretary of state", found=2.0)  # noqa: SLF001
         answerer.min_lexical = 100.0  # more of the question's words than any passage holds
         answer = seeded.ask("Who represented the US?")
         assert answer.refused and not answer.citations
+        # P(none) ~0.002: a reading that sure answers without them.
+        answerer._reader = FakeReader("deputy secretary of state", found=6.0)  # noqa: SLF001
+        answer = seeded.ask("Who represented the US?")
+        assert not answer.refused and answer.short_answer.text == "deputy secretary of state"
     finally:
         answerer.refusal_threshold, answerer.min_lexical = defaults
 
