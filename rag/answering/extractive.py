@@ -489,11 +489,13 @@ class ExtractiveAnswerer:
         """The reading with its span moved to the likeliest of its spans that says a number in at
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
+        def counts(a: int, m: re.Match) -> bool:  # "no one", "someone" count nothing; "some 150" does
+            return m.group(0).lower() != "one" or not re.search(
+                r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
+
         def has_number(a: int, z: int) -> bool:
-            if len(sentence[a:z].split()) > MAX_COUNT_WORDS:
-                return False
-            return any(not re.search(r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
-                       for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))  # "no one" counts nothing
+            return len(sentence[a:z].split()) <= MAX_COUNT_WORDS and any(
+                counts(a, m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))
 
         if has_number(reading.start, reading.end):
             return reading
