@@ -70,3 +70,9 @@ def test_a_description_after_the_name_is_not_what_was_asked():
     assert description_of_name("Who represented Britain?", ALSO_THERE, item) is None
     # Asked what the name is, the description is the answer.
     assert description_of_name("What is the US?", REPRESENTED, item_about("What is the US?", REPRESENTED)) is None
+
+
+def test_other_than_asks_about_the_other_items():
+    sentence = "Patents were granted in the US; in Britain, on the same day; and in Canada, a year later."
+    assert item_about("Where else, other than the US, were patents granted?", sentence) is None
+    assert sentence[slice(*item_about("When were patents granted in Canada?", sentence))] == "and in Canada, a year later."

@@ -494,8 +494,9 @@ class ExtractiveAnswerer:
                 r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
 
         def has_number(a: int, z: int) -> bool:
-            return len(sentence[a:z].split()) <= MAX_COUNT_WORDS and any(
+            return len(sentence[a:z].split()) <= MAX_COUNT_WORDS and (any(
                 counts(a, m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))
+                or bool(re.search(r"\b(?:twice|thrice|double|triple|treble)\b", sentence[a:z], re.IGNORECASE)))
 
         if has_number(reading.start, reading.end):
             return reading

@@ -25,6 +25,8 @@ from rag.text import STOPWORDS, terms
 # Where one item of a list sentence ends and the next begins.
 ITEM_BREAK = re.compile(r"\s*;\s*|,\s+(?=(?:and|while|whereas|but)\s)")
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+)?[A-Z][\w'’.-]*)*")  # "Britain", "United States"
+# "Other than the US and Britain, where …?" asks about the other items.
+_OTHER_THAN = re.compile(r"\b(?:other than|besides|apart from|aside from|except|along with|in addition to)\b", re.IGNORECASE)
 _WHAT_IS = re.compile(r"(?:who|what)\s+(?:is|was|are|were)\s+(?:the\s+)?(.+)", re.IGNORECASE)
 
 
@@ -65,7 +67,7 @@ def item_about(question: str, sentence: str) -> tuple[int, int] | None:
     names = _names(question)
     parts = items(sentence)
     asked = countries_in(question).keys()
-    if not names or not parts or not asked:
+    if not names or not parts or not asked or _OTHER_THAN.search(question):
         return None
     matching = [(a, z) for a, z in parts if all(_says(sentence[a:z], n) for n in names)]
     if len(matching) != 1:
