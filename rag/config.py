@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     )
     min_lexical: float = Field(
         0.2,
-        description="Answers whose passage holds less than this idf-weighted share of the question's words are refused.",
+        description="Answers whose passage holds less than this idf-weighted share of the question's words are refused, "
+        "unless the reader is sure of its sentence (P(none) under 0.05).",
     )
     reader: bool = Field(
         True,
