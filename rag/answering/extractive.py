@@ -100,7 +100,7 @@ SWITCH_RATIO = 3.0
 ENDORSED_SHARE = 0.25
 # Where P(none) is below this, the question's own words need not be in the passage (`supported`):
 # held out, 2 of 2,976 SQuAD v1 questions the word floor refused are answered, and none of 760
-# unanswerable v2 questions (docs/benchmarks.md, "Sure readings").
+# unanswerable v2 questions (docs/benchmarks.md, "List sentences, counts and sure readings").
 SURE_READING = 0.05
 # The most words a short answer to "how many" / "how much" may have ("about twenty", "$1.2 million").
 MAX_COUNT_WORDS = 5

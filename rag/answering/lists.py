@@ -63,7 +63,7 @@ def item_about(question: str, sentence: str) -> tuple[int, int] | None:
 
     Without the countries the rule was wrong more often than right on SQuAD's held-out questions
     (F1 0.491 -> 0.482 over 2,976): there the question's names usually sit in the clause that sets
-    the scene, and the answer in the next ("… Manning, and he was 39")."""
+    the scene, and the answer in another ("How old was Peyton Manning in 2015?")."""
     names = _names(question)
     parts = items(sentence)
     asked = countries_in(question).keys()
