@@ -187,6 +187,17 @@ YES_NO = re.compile(
 )
 
 
+_WHO_OR_WHAT_IS = re.compile(r"\s*(who|what)\s+(?:is|was|are|were)\s+(.+)", re.IGNORECASE)
+
+
+def asked_what_is(question: str) -> tuple[str, str] | None:
+    """("who" or "what", what it asks about) of a question that asks who or what something is:
+    "Who is Pedro Sánchez?" -> ("who", "Pedro Sánchez"); None for any other question. The closing
+    punctuation is stripped before matching, so the pattern never backtracks over a long tail."""
+    m = _WHO_OR_WHAT_IS.fullmatch(question.rstrip(" \t\n?.!"))
+    return (m.group(1).lower(), m.group(2)) if m else None
+
+
 def is_yes_no(question: str) -> bool:
     """A yes/no question: an auxiliary first, no question word, no alternatives to choose from
     ("Is it high or low?" is answered with one of them)."""

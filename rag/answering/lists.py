@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from rag.answering.countries import countries_in
+from rag.answering.language import asked_what_is
 from rag.text import STOPWORDS, terms
 
 # Where one item of a list sentence ends and the next begins.
@@ -27,7 +28,6 @@ ITEM_BREAK = re.compile(r"\s*;\s*|,\s+(?=(?:and|while|whereas|but)\s)")
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+)?[A-Z][\w'’.-]*)*")  # "Britain", "United States"
 # "Other than the US and Britain, where …?" asks about the other items.
 _OTHER_THAN = re.compile(r"\b(?:other than|besides|apart from|aside from|except|along with|in addition to)\b", re.IGNORECASE)
-_WHAT_IS = re.compile(r"(?:who|what)\s+(?:is|was|are|were)\s+(?:the\s+)?(.+)", re.IGNORECASE)
 
 
 def items(sentence: str) -> list[tuple[int, int]]:
@@ -83,8 +83,8 @@ def description_of_name(question: str, sentence: str, within: tuple[int, int]) -
     Foreign Office, David Cameron;", is no description). None where there is none, or where the
     question asks what the name is ("Who is Pedro Sánchez?", "What was the Entente?")."""
     names = _names(question)
-    asked_what = _WHAT_IS.fullmatch(question.strip().rstrip("?.! "))
-    if not names or (asked_what and asked_what.group(1) in names):
+    asked = asked_what_is(question)
+    if not names or (asked and re.sub(r"^the\s+", "", asked[1], flags=re.IGNORECASE) in names):
         return None
     a, z = within
     commas = [i for i in range(a, z) if sentence[i] == ","]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.language import QuestionWords
+from rag.answering.language import QuestionWords, asked_what_is
 from rag.answering.parsing import parse
 from rag.text import STOPWORDS, fold
 
@@ -63,16 +63,13 @@ def reason_in(text: str) -> tuple[int, int] | None:
     return None
 
 
-_WHO_IS = re.compile(r"\s*who\s+(?:is|was|are|were)\s+(.+)", re.IGNORECASE)
-
-
 def asks_what_someone_named_is(question: str, sentence: str) -> bool:
     """"Who is Pedro Sánchez?" of a sentence that names him: the question gives the name and asks
     what the person is ("the Spanish president"), so no earlier name is the answer."""
-    m = _WHO_IS.fullmatch(question.rstrip(" \t\n?.!"))
-    if not m:
+    asked = asked_what_is(question)
+    if asked is None or asked[0] != "who":
         return False
-    name = m.group(1)
+    name = asked[1]
     words = [w for w in re.findall(r"[\w'’-]+", name) if w.lower() not in STOPWORDS]
     # A name, as the sentence writes it; not a title, which comes with "the" ("Who is the
     # Commissioner of the National Football League?" asks for a name).
