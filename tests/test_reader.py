@@ -124,6 +124,17 @@ def test_probabilities_are_a_softmax_over_none_and_the_sentences():
     assert p_none == pytest.approx(0.25) and p == pytest.approx([0.25, 0.5])
 
 
+def test_a_reading_moves_to_its_likeliest_span_that_fits():
+    from rag.answering.reader import Reading
+
+    reading = Reading(1.0, 0, 4, spans=((0, 4, 9.0), (10, 15, 8.0), (20, 22, 7.0)))
+    assert reading.likeliest(lambda a, z: True) is reading  # its own span first
+    moved = reading.likeliest(lambda a, z: a >= 10)
+    assert (moved.start, moved.end, moved.spans) == (10, 15, reading.spans)
+    assert reading.likeliest(lambda a, z: a >= 30) is None
+    assert Reading(1.0, 0, 0).likeliest(lambda a, z: True) is None  # no span at all
+
+
 def test_a_span_agrees_with_a_reading_when_it_is_near_one_of_the_likely_spans():
     from rag.answering.reader import Reading
 

@@ -474,9 +474,9 @@ class ExtractiveAnswerer:
         def fits(a: int, z: int) -> bool:
             return item[0] <= a < z <= item[1] and (z <= described[0] or a >= described[1])
 
-        if fits(reading.start, reading.end):
+        found = reading.likeliest(fits)
+        if found is reading:
             return None
-        found = next((replace(reading, start=a, end=z) for a, z, _ in reading.spans if fits(a, z)), None)
         if found is None and self.reader is not None:
             # Its 15 likeliest spans in the whole sentence can all lie elsewhere ("Olaf Scholz …").
             alone = self.reader.read(question, [sentence[item[0] : item[1]]], [evidence_row(0.0, 0.0, 0.0, 0.0, 0.0, 0)])[0]
@@ -498,9 +498,7 @@ class ExtractiveAnswerer:
                 counts(a, m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))
                 or bool(re.search(r"\b(?:twice|thrice|double|triple|treble)\b", sentence[a:z], re.IGNORECASE)))
 
-        if has_number(reading.start, reading.end):
-            return reading
-        return next((replace(reading, start=a, end=z) for a, z, _ in reading.spans if has_number(a, z)), None)
+        return reading.likeliest(has_number)
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,6 +65,14 @@ class Reading:
     end: int
     passed_over: bool = False
     spans: tuple[tuple[int, int, float], ...] = ()
+
+    def likeliest(self, fits) -> Reading | None:
+        """This reading with its span moved to the likeliest of its spans that `fits(start, end)`
+        accepts (its own span first), or None where none does: for the answerer's rules on what a
+        short answer must be ("a number", "in the item that names the country")."""
+        if self.end > self.start and fits(self.start, self.end):
+            return self
+        return next((replace(self, start=a, end=z) for a, z, _ in self.spans if fits(a, z)), None)
 
     def agrees(self, sentence: str, start: int, end: int, margin: float = SPAN_MARGIN) -> bool:
         """Whether `sentence[start:end]` (an LLM's short answer) is, near enough, one of the spans
