@@ -282,3 +282,13 @@ def test_paraphrase_questions_have_gold_answers_verbatim_in_their_articles(share
         for q in qs:
             assert q.answerable == bool(q.answers)
             assert all(g in texts[title] for g in q.answers), (title, q.question)
+
+
+@pytest.mark.slow
+def test_reader_speed_times_both_forward_passes_and_finds_them_equal(shared_eval, capsys):
+    from bench.reader_speed import main
+
+    main(["--data", str(shared_eval / "squad_v1_public.jsonl"), "--batches", "3", "--embeds", "3", "--pauses", "0"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["traced"] and result["batches_differing"] == 0
+    assert result["forward_traced"]["p50_ms"] > 0 and result["embed_query"]["after_0.0s"]["p50_ms"] > 0

@@ -304,9 +304,9 @@ def traced(net, tokenizer, torch):
     not give what the network gives.
 
     Over 3 short question + sentence pairs most of an eager forward pass is Python calling ~300
-    small operations; the frozen graph runs the same operations without it: 8.9 against 13.9 ms a
-    pass on 2 cores, with outputs equal to the last bit on 120 batches of other shapes
-    (docs/benchmarks.md, "The reader's forward pass traced"). `torch.compile` was slower here
+    small operations; the frozen graph runs the same operations without it: 8.9 against 13.1 ms a
+    pass on 2 cores, with outputs equal to the last bit on 150 batches of other shapes
+    (`python -m bench.reader_speed`; docs/benchmarks.md, "The reader's forward pass traced"). `torch.compile` was slower here
     (10.7 ms, 30 s to compile, recompiling for new lengths) and changed the logits; TorchScript is
     deprecated by torch but still ships, so it is checked on a batch of another shape and size
     each time it is made, and the eager network is used wherever that check fails.
