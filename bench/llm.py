@@ -25,14 +25,23 @@ With `--reader fold-K.safetensors` (`bench.fit_reader --save-folds`) the offline
 checker's endorsement use a reader fitted without some articles, and the SQuAD questions are
 sampled from those articles only: figures on articles the reader never saw.
 
+With `--replies FILE` every reply of the server's model is written to FILE, keyed by its prompt,
+and a prompt already there is answered from it without asking the model; with `--replay` too, no
+server is started and every reply comes from FILE (a prompt missing from it fails like a server
+that is down, so the offline answer stands in and is counted as a fallback). A change to the
+checker is then measured on the same real model output in seconds, not an hour of both cores.
+The prompts depend on the index and retrieval only, so a file stays valid across checker and
+reader changes, not across retrieval or prompt changes (the fallback count shows those).
+
 Run: python -m bench.llm [--v1 100 --v2 100] [--systems extractive free grounded local-gemma local-smollm2]
-     [--reader WEIGHTS]
+     [--reader WEIGHTS] [--replies FILE [--replay]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -42,7 +51,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from langchain_core.caches import BaseCache
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration
 
 from bench.folds import questions_about
 from rag.answering.checker import (
@@ -73,6 +85,38 @@ class Replies(BaseCallbackHandler):
         for generations in response.generations:
             for g in generations:
                 self.texts.append(g.text)
+
+
+class ReplyBook(BaseCache):
+    """The model's replies by prompt, in a JSON-lines file: LangChain's cache interface, so the chat
+    model looks a prompt up before asking the server and records what the server says. Keyed by
+    the prompt alone (a book holds one model's replies at temperature 0); LangChain's own
+    SQLiteCache lives in langchain-community, which the project does not otherwise need, and
+    keys on the model's settings, which hold the server's port, new each run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.replies: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self.replies[row["prompt"]] = row["reply"]
+
+    def lookup(self, prompt: str, llm_string: str):
+        if prompt not in self.replies:
+            return None
+        return [ChatGeneration(message=AIMessage(content=self.replies[prompt]))]
+
+    def update(self, prompt: str, llm_string: str, return_val) -> None:
+        reply = "".join(g.text for g in return_val)
+        self.replies[prompt] = reply
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"prompt": prompt, "reply": reply}, ensure_ascii=False) + "\n")
+
+    def clear(self, **kwargs) -> None:
+        self.replies.clear()
+        self.path.unlink(missing_ok=True)
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -212,7 +256,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     ap.add_argument("--out", type=Path, help="also write every answer as JSON lines here")
     ap.add_argument("--reader", type=Path, default=None, help="reader weights (a fold's: its held-out articles only)")
+    ap.add_argument("--replies", type=Path, default=None, help="the server model's replies by prompt: read, and written")
+    ap.add_argument("--replay", action="store_true", help="start no server: every reply from --replies")
     args = ap.parse_args(argv)
+    if args.replay and args.replies is None:
+        ap.error("--replay needs --replies FILE (written by an earlier run with --replies)")
+    book = ReplyBook(args.replies) if args.replies else None
     reader = held = None
     if args.reader:
         from bench.folds import fold_reader
@@ -227,7 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     totals = {name: Tally() for name in args.systems}
     with ExitStack() as stack:
         server = None
-        if {"free", "grounded"} & set(args.systems):
+        if args.replay:
+            from bench.llama_server import RunningServer
+
+            # Nothing listens on the discard port: a prompt missing from the book fails at once.
+            server = RunningServer(base_url="http://127.0.0.1:9/v1", model="replay", log=Path(os.devnull))
+        elif {"free", "grounded"} & set(args.systems):
             from bench.llama_server import llama_server
 
             server = stack.enter_context(llama_server())
@@ -248,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
                 chat = getattr(pipeline.answerer, "chat_model", None)
                 if chat is not None:
                     chat.callbacks = [replies]
+                    if book is not None and name in ("free", "grounded"):
+                        chat.cache = book
                 assistant.ask(questions[0].question)  # loads a local model, warms the server
                 tally = Tally()
                 for q in questions:
