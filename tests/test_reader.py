@@ -290,6 +290,42 @@ def test_the_answer_reads_its_few_sentences_and_an_llm_endorsement_all_it_was_fi
     assert endorsed and all("deputy secretary of state" in ctx.corpus.sentence_text(a, i) for a, i in endorsed)
 
 
+class TwoLevelReader(FakeReader):
+    """Finds `span` likeliest, and sentences holding `also` e (2.7) times less likely."""
+
+    def __init__(self, span: str, also: str):
+        super().__init__(span)
+        self.also = also
+
+    def read(self, question, sentences, evidence, exclude=()):
+        from rag.answering.reader import Reading
+
+        out = super().read(question, sentences, evidence, exclude)
+        return [Reading(self.found - 1.0, 0, 0) if r.logit == self.missed and self.also in s else r
+                for r, s in zip(out, sentences)]
+
+
+def test_an_llm_may_cite_only_sentences_the_reader_finds_nearly_as_likely_as_its_best(seeded):
+    from rag.answering.extractive import ENDORSED_SHARE
+    from rag.answering.factory import make_answerer
+    from rag.config import Settings
+
+    assert Settings(_env_file=None).llm_endorsed_share == ENDORSED_SHARE
+    question = "Who represented the US?"
+    ctx = seeded._answer_pipeline().context(question)  # noqa: SLF001
+
+    def endorsed(share):
+        answerer = make_answerer(Settings(_env_file=None, llm_endorsed_share=share), seeded.embeddings)
+        answerer._reader = TwoLevelReader("deputy secretary of state", also=" the ")  # noqa: SLF001
+        return {ctx.corpus.sentence_text(a, i) for a, i in answerer.endorsed(ctx)}
+
+    strict, lenient = endorsed(ENDORSED_SHARE), endorsed(0.25)
+    assert strict and all("deputy secretary of state" in s for s in strict)
+    # 1/e of the best is below 0.75 of it, above 0.25: the other sentences read come in too.
+    others = lenient - strict
+    assert others and all(" the " in s for s in others)
+
+
 def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
     _answerer(seeded, FakeReader("no sentence says this", missed=-6.0))
     answer = seeded.ask("Who represented the US?")

@@ -34,6 +34,7 @@ def make_answerer(
         min_lexical=settings.min_lexical,
         sentence_rerank=settings.sentence_rerank,
         reader=True if settings.reader else None,
+        endorsed_share=settings.llm_endorsed_share,
     )
     kind = settings.answerer
     if kind == "extractive":
