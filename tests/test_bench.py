@@ -292,3 +292,27 @@ def test_reader_speed_times_both_forward_passes_and_finds_them_equal(shared_eval
     result = json.loads(capsys.readouterr().out)
     assert result["traced"] and result["batches_differing"] == 0
     assert result["forward_traced"]["p50_ms"] > 0 and result["embed_query"]["after_0.0s"]["p50_ms"] > 0
+
+
+def test_a_reply_book_records_the_models_replies_and_replays_them_without_it(tmp_path):
+    import httpx
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.messages import HumanMessage
+
+    from bench.llm import ReplyBook
+
+    class DownChat(FakeListChatModel):
+        def _call(self, *args, **kwargs):
+            raise httpx.ConnectError("nothing listens")
+
+    path = tmp_path / "replies.jsonl"
+    asked = [HumanMessage("Who opened the bridge?")]
+    model = FakeListChatModel(responses=["ANSWER: Mayor Elena Strand [1]", "something else"], cache=ReplyBook(path))
+    assert model.invoke(asked).content == "ANSWER: Mayor Elena Strand [1]"
+    assert model.invoke(asked).content == "ANSWER: Mayor Elena Strand [1]"  # the book, not the model's next reply
+    # Another run: the same prompt is answered from the file; a new one reaches the model, down here.
+    replay = DownChat(responses=["unused"], cache=ReplyBook(path))
+    assert replay.invoke(asked).content == "ANSWER: Mayor Elena Strand [1]"
+    with pytest.raises(httpx.ConnectError):
+        replay.invoke([HumanMessage("Who ran the ferry?")])
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1
