@@ -300,10 +300,7 @@ def test_a_reply_book_records_the_models_replies_and_replays_them_without_it(tmp
     from langchain_core.messages import HumanMessage
 
     from bench.llm import ReplyBook
-
-    class DownChat(FakeListChatModel):
-        def _call(self, *args, **kwargs):
-            raise httpx.ConnectError("nothing listens")
+    from tests.test_llm import DownChat
 
     path = tmp_path / "replies.jsonl"
     asked = [HumanMessage("Who opened the bridge?")]
