@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from bench.spans import EVAL
 from rag.answering.reader import _inputs, default_reader
+from rag.chunking import split_sentences
 from rag.embeddings import OnnxEmbeddings
 from rag.evaluate import load_file
 
@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
 
     articles, asked = load_file(args.data)
     questions = [q.question for q in asked]
-    sentences = sorted({s for a in articles or [] for s in re.split(r"(?<=[.!?])\s+", a["text"]) if len(s.split()) >= 5})
+    # The sentences the index cuts the articles into, as the reader reads them.
+    texts = (a["text"][x.start : x.end] for a in articles or [] for x in split_sentences(a["text"]))
+    sentences = sorted({t for t in texts if len(t.split()) >= 5})
     rng = random.Random(args.seed)
 
     reader = default_reader()
