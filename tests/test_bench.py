@@ -313,3 +313,19 @@ def test_a_reply_book_records_the_models_replies_and_replays_them_without_it(tmp
     with pytest.raises(httpx.ConnectError):
         replay.invoke([HumanMessage("Who ran the ferry?")])
     assert len(path.read_text(encoding="utf-8").splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_replay_starts_no_server_and_a_prompt_missing_from_the_book_gets_the_offline_answer(shared_eval, tmp_path, capsys):
+    from bench import llm
+
+    with pytest.raises(SystemExit):
+        llm.main(["--replay"])  # a replay needs a book
+    book = tmp_path / "replies.jsonl"
+    book.write_text("", encoding="utf-8")
+    # The seed dev set only; nothing listens where the replay points, so every question falls back.
+    llm.main(["--v1", "0", "--v2", "0", "--systems", "grounded", "--replies", str(book), "--replay"])
+    out = capsys.readouterr().out
+    questions = sum(1 for line in (shared_eval / "dev_article.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
+    assert f"| grounded | {questions} |" in out and f"({questions} offline fallbacks)" in out
+    assert book.read_text(encoding="utf-8") == ""  # nothing answered, nothing recorded
