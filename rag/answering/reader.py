@@ -266,14 +266,18 @@ class Reader:
             # LLM's may match.
             likely: dict[tuple[int, int], float] = {}
             given_best = -np.inf  # the best score and prior among the spans passed over
+            seen: set[tuple[int, int]] = set()
             for i, j, score in best_spans(start[b], end[b], tokens[0], tokens[-1]) if tokens else ():
                 a, z = whole_words(sentence, offsets[i][0], offsets[j][1])
+                if (a, z) in seen:
+                    continue  # spans come best first: a word span met again changes nothing
+                seen.add((a, z))
                 if not normalise_answer(sentence[a:z]):
                     continue  # punctuation or an article alone answers nothing
                 if given and said_already(sentence[a:z], given):
                     given_best = max(given_best, score + span_prior(asked, sentence[a:z]))
                     continue
-                likely.setdefault((a, z), score)
+                likely[(a, z)] = score
                 if len(likely) >= KEPT_SPANS:
                     break
             ranked = sorted(((a, z, s, s + span_prior(asked, sentence[a:z])) for (a, z), s in likely.items()),
