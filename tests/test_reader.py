@@ -440,9 +440,39 @@ def test_a_network_that_cannot_be_traced_is_left_eager():
     assert traced(Untraceable().eval(), tokenizer, torch) is None
 
 
+def test_the_pair_tokenizer_cuts_and_pads_as_the_transformers_tokenizer_the_reader_was_fitted_with():
+    """The reader tokenises with its own copy of the Rust tokenizer (`pair_tokenizer`); its tokens,
+    masks and offsets must be those the fitting saw, on pairs cut to MAX_TOKENS and padded."""
+    from transformers import AutoTokenizer
+
+    from rag.answering.reader import MAX_TOKENS, base_model_dir, pair_tokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
+    pairs = pair_tokenizer(tokenizer)
+    batches = [
+        ("Who?", ["Ann Lee."]),
+        ("Where did the Élysée’s “coalition” meet, and when? " * 8, [  # the question the longer: cut first
+            "At the end of a meeting at the Elysée, Macron said that “nothing can be excluded”.",
+            "The mayor, Ann Lee, opened the new library on Friday after a long campaign " * 12,  # over MAX_TOKENS
+            "It rained.",
+        ]),
+    ]
+    for question, sentences in batches:
+        want = tokenizer([question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
+                         padding=True, return_offsets_mapping=True)
+        got = pairs.encode_batch([(question, s) for s in sentences])
+        for b, e in enumerate(got):
+            assert e.ids == want["input_ids"][b] and e.type_ids == want["token_type_ids"][b]
+            assert e.attention_mask == want["attention_mask"][b]
+            assert e.offsets == [tuple(x) for x in want["offset_mapping"][b]]
+            assert e.sequence_ids == want.sequence_ids(b)
+        assert max(len(e.ids) for e in got) <= MAX_TOKENS
+    assert len(got[1].ids) == MAX_TOKENS  # the long batch was cut
+
+
 @pytest.mark.slow
 def test_the_reader_answers_from_several_threads_at_once(shipped):
-    """One reader serves a multi-threaded server: its tokenizer is not called by two threads at once."""
+    """One reader serves a multi-threaded server: its tokenizer and network are shared by threads."""
     from concurrent.futures import ThreadPoolExecutor
 
     sentence = "The mayor, Ann Lee, opened the new library on Friday after a long campaign."
