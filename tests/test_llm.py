@@ -165,6 +165,33 @@ def test_invented_name_is_not_supported(seeded):
     assert set(bad.missing_facts) == {"antoni", "blinken"}
 
 
+def test_a_number_is_said_by_the_passage_however_the_passage_writes_it(seeded):
+    """Numbers are compared as numbers: "the 1980s", "a 24-yard line" and "£34m" say 1980, 24 and
+    34; "2,400 professors" does not say 2, nor 240."""
+    seeded.index_text(
+        "The stadium was rebuilt in the 1980s. Carolina got the ball on its own 24-yard line. "
+        "The club raised its offer to £34m a year. Harvard's 2,400 professors teach 7,200 undergraduates.",
+        title="Numbers in words",
+    )
+    question = "When was the stadium rebuilt?"
+    pipe = pipeline_with(seeded, FakeListChatModel(responses=["placeholder"]))
+    hits = [h for h in retrieved(pipe, question)[0] if h.chunk.article_id == "numbers-in-words"]
+    assert hits
+    checker = CitationChecker(seeded.embeddings)
+
+    def supported(claim: str, asked: str = question) -> bool:
+        sup = checker.support(claim, 1, hits[0], pipe.corpus, asked)
+        return bool(sup and sup.supported)
+
+    assert supported("The stadium was rebuilt in the 1980s.")
+    assert supported("Carolina got the ball on its own 24-yard line.", "Where did Carolina get the ball?")
+    assert supported("The club raised its offer to £34m.", "What did the club raise its offer to?")
+    assert supported("Harvard has 2,400 professors.", "How many professors does Harvard have?")
+    assert not supported("Harvard has 2 professors.", "How many professors does Harvard have?")
+    assert not supported("Harvard has 240 professors.", "How many professors does Harvard have?")
+    assert not supported("The stadium was rebuilt in the 1990s.")
+
+
 def test_marker_to_no_passage_is_removed(seeded):
     question = "Who represented the US?"
     pipe = pipeline_with(seeded, FakeListChatModel(responses=["placeholder"]))

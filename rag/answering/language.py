@@ -48,7 +48,14 @@ NAME_WITH_PARTICLES = re.compile(
 )
 # Names and numbers are the facts an LLM invents: a claim naming one that its passage (and the
 # question) never mentions is not supported, however many other words it shares.
-FACT = re.compile(r"(?<=\s)[A-Z][\w'’-]+|\d[\d,.]*")
+NUMBER = re.compile(r"\d[\d,.]*")
+FACT = re.compile(rf"(?<=\s)[A-Z][\w'’-]+|{NUMBER.pattern}")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers `text` says, as `FACT` finds them, also inside words ("1980" of "the 1980s", "24" of
+    "24-yard", "34" of "£34m"), without thousands separators or a final full stop."""
+    return {n.replace(",", "").rstrip(".") for n in NUMBER.findall(text)}
 
 
 def article_names(text: str) -> set[str]:
