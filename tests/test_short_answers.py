@@ -133,6 +133,12 @@ def test_key_facts_rules():
     assert missing_facts("How many trams were approved?", sentence) == ["trams"]
     assert missing_facts("What did the council not approve?", sentence) == ["not"]
     assert "last year" in missing_facts("What was approved last year?", sentence)
+    # A century is a year as coarse as that: it must be the one the evidence gives.
+    norman = "In the 11th century the Normans took Dyrrachium, and they held it in the 12th."
+    assert missing_facts("Who attacked Dyrrachium in the 10th century?", norman) == ["10th century"]
+    assert missing_facts("Who attacked Dyrrachium in the 11th century?", norman) == []
+    assert missing_facts("Who held it in the twelfth century?", norman) == []  # no number asked: nothing checked
+    assert missing_facts("What happened in the 10th and 11th centuries?", "In the 10th and 11th centuries, …") == []
     # A country is found by the word for its people ("Spain" asked, "Spanish" written).
     assert missing_facts("Who represented Spain?", "with the Spanish president, Pedro Sánchez") == []
     assert missing_facts("Who represented Chile?", "with the Spanish president, Pedro Sánchez") == ["chile"]

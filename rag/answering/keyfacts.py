@@ -1,5 +1,5 @@
-"""Key facts: what a question pins down (the names, years and dates it gives, the thing it counts,
-a negation) and that the answering sentence must match.
+"""Key facts: what a question pins down (the names, years, centuries and dates it gives, the thing
+it counts, a negation) and that the answering sentence must match.
 
 A sentence can share most of a question's words and still answer another question: "How many
 tanks did France send last year?" against "two years ago no one thought about sending tanks". The
@@ -23,6 +23,9 @@ _RELATIVE_DATE = re.compile(
 )
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _YEAR = re.compile(r"1\d{3}|20\d{2}|21\d{2}")
+# "the 20th century": a year as coarse as that; the evidence says it with the ordinal anywhere in it.
+_CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+centur(?:y|ies)\b", re.IGNORECASE)
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
 # "How many electric *trams* did …": the counted noun is the last word before the verb.
 _COUNTED = re.compile(
     r"\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?(?:[a-z][\w-]*\s+){0,2}?([a-z][\w-]*)"
@@ -96,6 +99,8 @@ def missing_facts(
     absent = sorted(_digits(question) - _digits(seen))
     if "year" in rules:
         missing += [n for n in absent if _YEAR.fullmatch(n)]
+        ordinals = set(_ORDINAL.findall(seen))
+        missing += [m.group(0) for m in _CENTURY.finditer(question) if m.group(1) not in ordinals]
     if "number" in rules:
         missing += [n for n in absent if not _YEAR.fullmatch(n)]
     if "date" in rules:
