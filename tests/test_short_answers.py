@@ -139,6 +139,10 @@ def test_key_facts_rules():
     assert missing_facts("Who attacked Dyrrachium in the 11th century?", norman) == []
     assert missing_facts("Who held it in the twelfth century?", norman) == []  # no number asked: nothing checked
     assert missing_facts("What happened in the 10th and 11th centuries?", "In the 10th and 11th centuries, …") == []
+    # A decade is said by itself or by a year of it.
+    assert missing_facts("What did Apple release in the 1980s?", "In 1985 Apple released AppleTalk.") == []
+    assert missing_facts("What did Apple release in the 1970s?", "In 1985 Apple released AppleTalk.") == ["1970s"]
+    assert missing_facts("What was built in the 1100s?", "By the early 1100s the abbey stood.") == []
     # A country is found by the word for its people ("Spain" asked, "Spanish" written).
     assert missing_facts("Who represented Spain?", "with the Spanish president, Pedro Sánchez") == []
     assert missing_facts("Who represented Chile?", "with the Spanish president, Pedro Sánchez") == ["chile"]

@@ -1,5 +1,5 @@
-"""Key facts: what a question pins down (the names, years, centuries and dates it gives, the thing
-it counts, a negation) and that the answering sentence must match.
+"""Key facts: what a question pins down (the names, years, decades, centuries and dates it gives, the
+thing it counts, a negation) and that the answering sentence must match.
 
 A sentence can share most of a question's words and still answer another question: "How many
 tanks did France send last year?" against "two years ago no one thought about sending tanks". The
@@ -26,6 +26,9 @@ _YEAR = re.compile(r"1\d{3}|20\d{2}|21\d{2}")
 # "the 20th century": a year as coarse as that; the evidence says it with the ordinal anywhere in it.
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+centur(?:y|ies)\b", re.IGNORECASE)
 _ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
+# "the 1980s": said by "the 1980s" or by any year of them ("in 1985").
+_DECADE = re.compile(r"\b(1\d{2}|20\d)0s\b")
+_ANY_YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})(?=s?\b)")
 # "How many electric *trams* did …": the counted noun is the last word before the verb.
 _COUNTED = re.compile(
     r"\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?(?:[a-z][\w-]*\s+){0,2}?([a-z][\w-]*)"
@@ -101,6 +104,8 @@ def missing_facts(
         missing += [n for n in absent if _YEAR.fullmatch(n)]
         ordinals = set(_ORDINAL.findall(seen))
         missing += [m.group(0) for m in _CENTURY.finditer(question) if m.group(1) not in ordinals]
+        years = _ANY_YEAR.findall(seen)
+        missing += [m.group(0) for m in _DECADE.finditer(question) if not any(y.startswith(m.group(1)) for y in years)]
     if "number" in rules:
         missing += [n for n in absent if not _YEAR.fullmatch(n)]
     if "date" in rules:
