@@ -55,6 +55,16 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+# Digits with their separators, also inside words ("1980" of "the 1980s", "24" of "24-yard", "34"
+# of "£34m"): how a claim's numbers are compared with a passage's.
+NUMBER = re.compile(r"\d[\d,.]*")
+
+
+def numbers(text: str, pattern: re.Pattern = NUMBER) -> set[str]:
+    """The numbers `text` says (`pattern` finds them), without thousands separators or a final full stop."""
+    return {n.replace(",", "").rstrip(".") for n in pattern.findall(text)}
+
+
 def prefix(term: str) -> str:
     """A looser key than the stem, so "represented"/"representation" and "Italy"/"Italian" meet."""
     return term[:5] if len(term) >= 5 else term

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering.language import FACT, numbers
+from rag.answering.language import FACT
 from rag.answering.overlap import overlap
 from rag.chunking import split_sentences
-from rag.text import prefix, terms
+from rag.text import numbers, prefix, terms
 from rag.types import Citation, Hit
 
 if TYPE_CHECKING:
@@ -332,8 +332,7 @@ class CheckedAnswer:
         def renumber(m: re.Match) -> str:
             nonlocal kept_any
             out: list[int] = []
-            numbers = [n for one in _MARKER.finditer(m.group(0)) for n in _marker_numbers(one.group(1))]
-            for n in numbers:
+            for n in [n for one in _MARKER.finditer(m.group(0)) for n in _marker_numbers(one.group(1))]:
                 if not 1 <= n <= len(self.hits):
                     self.dropped_markers.append((n, NO_PASSAGE))
                     continue

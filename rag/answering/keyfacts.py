@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import re
 
-from rag.text import STOPWORDS, fold, prefix, stem, terms
+from rag.text import STOPWORDS, fold, numbers, prefix, stem, terms
 
 _RELATIVE_DATE = re.compile(
     r"\b(?:(?:last|next|this|previous|past|coming)\s+(?:year|month|week|decade|century|season|spring|summer|autumn|fall|winter)"
     r"|yesterday|today|tomorrow|tonight)\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")  # whole numbers only: a question's "1980s" is a decade (below)
 _YEAR = re.compile(r"1\d{3}|20\d{2}|21\d{2}")
 # "the 20th century": a year as coarse as that; the evidence says it with the ordinal anywhere in it.
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+centur(?:y|ies)\b", re.IGNORECASE)
@@ -78,10 +78,6 @@ def _names(question: str) -> set[str]:
     }
 
 
-def _digits(text: str) -> set[str]:
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
-
-
 # Each rule is measured on SQuAD 2.0's unanswerable questions in docs/benchmarks.md ("Key facts").
 # Other numbers than years ("number") cost more false refusals than they save and are off by default.
 ALL_RULES = ("year", "number", "date", "name", "counted", "negation")
@@ -99,7 +95,7 @@ def missing_facts(
     folded = fold(seen)
     seen_terms = set(terms(seen))
     missing: list[str] = []
-    absent = sorted(_digits(question) - _digits(seen))
+    absent = sorted(numbers(question, _NUMBER) - numbers(seen, _NUMBER))
     if "year" in rules:
         missing += [n for n in absent if _YEAR.fullmatch(n)]
         ordinals = set(_ORDINAL.findall(seen))

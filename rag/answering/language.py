@@ -12,7 +12,7 @@ import re
 
 from functools import lru_cache
 
-from rag.text import STOPWORDS, fold, prefix, stem, words
+from rag.text import NUMBER, STOPWORDS, fold, prefix, stem, words
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -48,14 +48,7 @@ NAME_WITH_PARTICLES = re.compile(
 )
 # Names and numbers are the facts an LLM invents: a claim naming one that its passage (and the
 # question) never mentions is not supported, however many other words it shares.
-NUMBER = re.compile(r"\d[\d,.]*")
 FACT = re.compile(rf"(?<=\s)[A-Z][\w'’-]+|{NUMBER.pattern}")
-
-
-def numbers(text: str) -> set[str]:
-    """The numbers `text` says, as `FACT` finds them, also inside words ("1980" of "the 1980s", "24" of
-    "24-yard", "34" of "£34m"), without thousands separators or a final full stop."""
-    return {n.replace(",", "").rstrip(".") for n in NUMBER.findall(text)}
 
 
 def article_names(text: str) -> set[str]:
