@@ -143,6 +143,9 @@ def test_key_facts_rules():
     assert missing_facts("What did Apple release in the 1980s?", "In 1985 Apple released AppleTalk.") == []
     assert missing_facts("What did Apple release in the 1970s?", "In 1985 Apple released AppleTalk.") == ["1970s"]
     assert missing_facts("What was built in the 1100s?", "By the early 1100s the abbey stood.") == []
+    assert missing_facts("What was built in the 1100s?", "The abbey was built in 1154.") == []  # the century
+    assert missing_facts("What was built in the 1100s?", "The abbey was built in the 12th century.") == []
+    assert missing_facts("What was built in the 1100s?", "The abbey was built in the 11th century.") == ["1100s"]
     # A country is found by the word for its people ("Spain" asked, "Spanish" written).
     assert missing_facts("Who represented Spain?", "with the Spanish president, Pedro Sánchez") == []
     assert missing_facts("Who represented Chile?", "with the Spanish president, Pedro Sánchez") == ["chile"]

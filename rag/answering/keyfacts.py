@@ -26,7 +26,8 @@ _YEAR = re.compile(r"1\d{3}|20\d{2}|21\d{2}")
 # "the 20th century": a year as coarse as that; the evidence says it with the ordinal anywhere in it.
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+centur(?:y|ies)\b", re.IGNORECASE)
 _ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
-# "the 1980s": said by "the 1980s" or by any year of them ("in 1985").
+# "the 1980s": said by "the 1980s" or by any year of them ("in 1985"); "the 1100s" may also mean the
+# century, said by any year 1100-1199 or "the 12th century".
 _DECADE = re.compile(r"\b(1\d{2}|20\d)0s\b")
 _ANY_YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})(?=s?\b)")
 # "How many electric *trams* did …": the counted noun is the last word before the verb.
@@ -101,7 +102,14 @@ def missing_facts(
         ordinals = set(_ORDINAL.findall(seen))
         missing += [m.group(0) for m in _CENTURY.finditer(question) if m.group(1) not in ordinals]
         years = _ANY_YEAR.findall(seen)
-        missing += [m.group(0) for m in _DECADE.finditer(question) if not any(y.startswith(m.group(1)) for y in years)]
+
+        def said(decade: str) -> bool:
+            if any(y.startswith(decade) for y in years):
+                return True
+            century = decade[:2]
+            return decade.endswith("0") and (any(y.startswith(century) for y in years) or str(int(century) + 1) in ordinals)
+
+        missing += [m.group(0) for m in _DECADE.finditer(question) if not said(m.group(1))]
     if "number" in rules:
         missing += [n for n in absent if not _YEAR.fullmatch(n)]
     if "date" in rules:
