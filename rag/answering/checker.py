@@ -263,11 +263,13 @@ class CitationChecker:
         # of a claim's "the 1980s" (nor "24-yard" its "24"), and 12 of 290 supported claims failed
         # so (`python -m bench.citations`, docs/benchmarks.md).
         said = numbers(f"{chunk.text} {corpus.titles.get(aid, '')} {search}")
-        missing = tuple(dict.fromkeys(
-            f for m in FACT.finditer(claim)
-            for f in ((n for n in numbers(m.group(0)) if n not in said) if m.group(0)[0].isdigit() else
-                      (t for t in terms(m.group(0)) if t not in known and prefix(t) not in known_prefixes))
-        ))
+
+        def unsaid(fact: str) -> list[str]:
+            if fact[0].isdigit():
+                return [n for n in numbers(fact) if n not in said]
+            return [t for t in terms(fact) if t not in known and prefix(t) not in known_prefixes]
+
+        missing = tuple(dict.fromkeys(f for m in FACT.finditer(claim) for f in unsaid(m.group(0))))
         return Support(
             passage=n,
             article_id=aid,
