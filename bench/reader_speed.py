@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     eager_s, graph_s, differ = [], [], 0
     with torch.inference_mode():
         for k in range(args.batches + 10):  # the first 10 warm up and are not counted
-            inputs = _inputs(reader._tokenizer, rng.choice(questions), rng.sample(sentences, 3), torch,  # noqa: SLF001
+            inputs = _inputs(reader._pairs, rng.choice(questions), rng.sample(sentences, 3), torch,  # noqa: SLF001
                              eager.null.dtype)
             started = time.perf_counter()
             a = eager(*inputs)

@@ -416,7 +416,7 @@ def test_the_traced_forward_pass_gives_what_the_network_gives(shipped):
     ]
     with torch.inference_mode():
         for question, sentences in batches:
-            inputs = _inputs(shipped._tokenizer, question, sentences, torch, shipped._net.null.dtype)  # noqa: SLF001
+            inputs = _inputs(shipped._pairs, question, sentences, torch, shipped._net.null.dtype)  # noqa: SLF001
             for a, b in zip(shipped._forward(*inputs), shipped._net(*inputs)):  # noqa: SLF001
                 assert torch.equal(a, b)
 
@@ -434,10 +434,10 @@ def test_a_network_that_cannot_be_traced_is_left_eager():
 
     from transformers import AutoTokenizer
 
-    from rag.answering.reader import base_model_dir
+    from rag.answering.reader import base_model_dir, pair_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
-    assert traced(Untraceable().eval(), tokenizer, torch) is None
+    assert traced(Untraceable().eval(), pair_tokenizer(tokenizer), torch) is None
 
 
 def test_the_pair_tokenizer_cuts_and_pads_as_the_transformers_tokenizer_the_reader_was_fitted_with():

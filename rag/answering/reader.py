@@ -157,7 +157,7 @@ class Reader:
         self.weights = weights
         self.bfloat16 = bfloat16
         self._net = None
-        self._tokenizer = None
+        self._pairs = None
         self.null = 0.0
         self.threshold = 1.0
         self._sentences = 6
@@ -223,14 +223,13 @@ class Reader:
             net = net.to(torch.bfloat16)
         tokenizer = AutoTokenizer.from_pretrained(str(base))
         self._install(net, tokenizer, meta, torch)
-        self._forward = traced(net, tokenizer, torch) or net
+        self._forward = traced(net, self._pairs, torch) or net
 
     def _install(self, net, tokenizer, meta: dict, torch) -> None:
         self.null = float(net.null.detach())
         self.meta = meta
         self.threshold = float(meta.get("threshold", 1.0))
         self._sentences = int(meta.get("read", meta.get("k", self._sentences)))
-        self._tokenizer = tokenizer
         self._pairs = pair_tokenizer(tokenizer)
         self._torch = torch
         self._net = net
@@ -242,12 +241,9 @@ class Reader:
             return []
         self.warm_up()
         torch = self._torch
-        encodings = self._pairs.encode_batch([(question, s) for s in sentences])
+        encodings, tokens = _encode(self._pairs, question, sentences, torch)
         with torch.inference_mode():
-            start, end, logit = self._forward(
-                *(torch.tensor([getattr(e, name) for e in encodings]) for name in ("ids", "attention_mask", "type_ids")),
-                torch.tensor(evidence, dtype=self._net.null.dtype),
-            )
+            start, end, logit = self._forward(*tokens, torch.tensor(evidence, dtype=self._net.null.dtype))
         start, end, logit = (x.float().numpy() for x in (start, end, logit))
         given = [g for g in (normalise_answer(x) for x in exclude) if g]
         asked = set(terms(question))
@@ -306,15 +302,20 @@ def pair_tokenizer(tokenizer):
     return pairs
 
 
-def _inputs(tokenizer, question: str, sentences: list[str], torch, dtype) -> tuple:
+def _encode(pairs, question: str, sentences: list[str], torch) -> tuple:
+    """Each question + sentence pair's encoding (`pair_tokenizer`'s), and the network's token inputs
+    for them: ids, attention mask, token types."""
+    encodings = pairs.encode_batch([(question, s) for s in sentences])
+    return encodings, tuple(torch.tensor([getattr(e, name) for e in encodings]) for name in ("ids", "attention_mask", "type_ids"))
+
+
+def _inputs(pairs, question: str, sentences: list[str], torch, dtype) -> tuple:
     """The network's inputs for a question and its sentences, with made-up evidence."""
-    enc = tokenizer([question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
-                    padding=True, return_tensors="pt")
     evidence = torch.tensor([evidence_row(1.0, 0.5, 0.5, 1.0, 0.0, k) for k in range(len(sentences))], dtype=dtype)
-    return enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], evidence
+    return *_encode(pairs, question, sentences, torch)[1], evidence
 
 
-def traced(net, tokenizer, torch):
+def traced(net, pairs, torch):
     """The network's forward pass traced and frozen by TorchScript, or None where that fails or does
     not give what the network gives.
 
@@ -329,11 +330,11 @@ def traced(net, tokenizer, torch):
     dtype = net.null.dtype
     # Traced on a padded batch: transformers skips the attention mask where a batch has no padding,
     # and a trace keeps whichever branch its example took.
-    example = _inputs(tokenizer, "Who opened the new bridge over the river?", [
+    example = _inputs(pairs, "Who opened the new bridge over the river?", [
         "The mayor, Ann Lee, opened the bridge on Friday.",
         "It was built in 1890 by a private company whose founder had crossed the river by ferry every day.",
     ], torch, dtype)
-    check = _inputs(tokenizer, "When was it built?", [
+    check = _inputs(pairs, "When was it built?", [
         "The bridge was built in 1890.", "A private company built it for the town, which paid for it over forty years.",
         "Ann Lee opened it.",
     ], torch, dtype)
