@@ -99,7 +99,8 @@ SWITCH_RATIO = 3.0
 # An LLM may cite a sentence the reader gives at least this share of the best sentence's probability
 # (RAG_LLM_ENDORSED_SHARE). Chosen on SmolLM2-135M-Instruct's real replies to 211 questions per
 # fold, each fold's reader on articles it never saw (`bench.llm --replies`, the share swept on the
-# recorded replies): at 0.75 grounded mode showed 36 answers, 5 citing a sentence without the
+# recorded replies at stop 28, before the checker compared numbers as numbers; docs/benchmarks.md
+# gives the figures since): at 0.75 grounded mode showed 36 answers, 5 citing a sentence without the
 # answer (13.9 %); at 0.25 (stop 24), 47 with 13 (27.7 %). On bench.citations' synthetic claims
 # 0.75 keeps 73.6 % of the good ones, 0.25 78.8 % (docs/benchmarks.md, "The endorsement made
 # stricter"): a capable model's good answers are overruled more, so the setting lowers it.
