@@ -36,9 +36,18 @@ from rag.config import Settings
 from rag.embeddings import OnnxEmbeddings
 from rag.evaluate import load_file
 from rag.text import answer_f1, normalise_answer
-from rag.types import Article
+from rag.types import Answer, Article, Citation
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+
+
+def answer_sentence(answer: Answer) -> Citation | None:
+    """The sentence an answer is read from: the one its short answer cites (`[n]` after the bold
+    words), else its first. An answer that also cites an earlier sentence for context ("Two days
+    later, the FBI ordered …", then "John G. Trump … was called in") lists that one first, in
+    article order, though the short answer comes from the second."""
+    sa = answer.short_answer
+    return next((c for c in answer.citations if sa is not None and c.n == sa.n), answer.citations[0] if answer.citations else None)
 
 
 def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[dict]:
@@ -64,7 +73,7 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
             seconds = time.perf_counter() - started
             cands = seen[0].cands if seen else []
             golds = [normalise_answer(g) for g in q.answers]
-            sa = answer.short_answer
+            sa, sentence = answer.short_answer, answer_sentence(answer)
             # What the answer puts in bold: the short answer, or without one the span of the cited
             # sentence that simple rules bolded (the answer without the reader has only that).
             bold = sa.text if sa is not None else answer.answer_span
@@ -78,7 +87,7 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
                     cands[0].score - (cands[1].score if len(cands) > 1 else 0.0),
                     max((p for _, _, p in seen[0].read), default=0.0),
                 )] if cands else None,
-                "cited": any(g and g in normalise_answer(c.quote) for c in answer.citations[:1] for g in golds),
+                "cited": sentence is not None and any(g and g in normalise_answer(sentence.quote) for g in golds),
                 "short": sa is not None,
                 "em": float(sa is not None and normalise_answer(sa.text) in golds),
                 "f1": max((answer_f1(sa.text, g) for g in q.answers), default=0.0) if sa else 0.0,

@@ -237,6 +237,20 @@ def test_spans_summary_refuses_above_the_p_none_threshold_or_below_the_score_flo
     assert summarise([dict(records[0], score=None)], None, 0.9)["false_refusals"] == 1.0  # no sentence
 
 
+def test_spans_measure_the_sentence_the_short_answer_cites_not_the_first_cited():
+    from bench.spans import answer_sentence
+    from rag.types import ShortAnswer
+
+    context = "Two days later, the FBI ordered the custodian to seize his belongings."
+    answering = "John G. Trump was called in to analyse the items."
+    cites = [Citation(1, "a", "A", "s", "c1", context, 0, len(context), 1.0),
+             Citation(2, "a", "A", "s", "c2", answering, len(context) + 1, len(context) + 1 + len(answering), 0.9)]
+    short = ShortAnswer("John G. Trump", "a", cites[1].start, cites[1].start + 13, 2, 0.9)
+    assert answer_sentence(Answer("Who analysed them?", "**John G. Trump** [2]", cites, short_answer=short)) is cites[1]
+    assert answer_sentence(Answer("Who analysed them?", "...", cites)) is cites[0]  # no short answer: the first
+    assert answer_sentence(Answer("Who analysed them?", "No.", refused=True)) is None
+
+
 def test_llm_tally_counts_a_bold_short_answer_that_is_no_gold_answer_as_wrong():
     from bench.llm import Tally
     from rag.evaluate import Question
