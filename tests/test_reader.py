@@ -326,6 +326,25 @@ def test_an_llm_may_cite_only_sentences_the_reader_finds_nearly_as_likely_as_its
     assert others and all(" the " in s for s in others)
 
 
+def test_an_llm_may_not_cite_a_sentence_that_misses_a_key_fact_of_the_question(assistant):
+    from rag.types import Article
+
+    text = ("In 2019 the council opened the stone bridge over the river.\n\n"
+            "Traffic on the road doubled within a month.\n\n"
+            "In 2021 the council opened the tunnel under the river.")
+    assistant.index_articles([Article(id="works", title="River works", source="test", text=text)])
+    answerer = _answerer(assistant, TwoLevelReader("tunnel", also="bridge"))
+    answerer.endorsed_share = 0.25  # the bridge sentence, e times less likely, is near enough
+    ctx = assistant._answer_pipeline().context("What did the council open in 2021?")  # noqa: SLF001
+
+    def endorsed():
+        return {ctx.corpus.sentence_text(a, i) for a, i in answerer.endorsed(ctx)}
+
+    assert any("tunnel" in s for s in endorsed()) and not any("2019" in s for s in endorsed())
+    answerer.key_facts = ()  # without the rules the reader's endorsement alone lets it in
+    assert any("2019" in s for s in endorsed())
+
+
 def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
     _answerer(seeded, FakeReader("no sentence says this", missed=-6.0))
     answer = seeded.ask("Who represented the US?")

@@ -297,13 +297,17 @@ class ExtractiveAnswerer:
     def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
         """No answer where the chosen sentence matches the question's words but not what it pins
         down (a year, a number, a name the article never mentions, the thing counted, a negation)."""
-        c = verdict.primary
-        if c is not None and self.key_facts and missing_facts(
-            question, evidence_of(corpus, c.article_id, c.index), corpus.titles.get(c.article_id, ""),
-            self.key_facts, corpus.article_terms(c.article_id),
-        ):
+        if verdict.primary is not None and self._misses_key_facts(question, corpus, verdict.primary):
             verdict.primary = None
         return verdict
+
+    def _misses_key_facts(self, question: str, corpus, c: Candidate) -> bool:
+        """Whether sentence `c`, with its neighbours and its article's title, misses a key fact of
+        `question` (the rules on: `key_facts`)."""
+        return bool(self.key_facts) and bool(missing_facts(
+            question, evidence_of(corpus, c.article_id, c.index), corpus.titles.get(c.article_id, ""),
+            self.key_facts, corpus.article_terms(c.article_id),
+        ))
 
     def endorsed(self, ctx: AnswerContext) -> dict[tuple[str, int], Reading] | None:
         """The sentences (article id, index) the reader finds answer the question, with its reading
@@ -319,7 +323,11 @@ class ExtractiveAnswerer:
         if verdict.primary is None:
             return {}
         best = verdict.read[0][2]
-        return {(c.article_id, c.index): r for c, r, p in verdict.read if p >= self.endorsed_share * best}
+        # The key facts hold for an LLM's sentence as for the offline answer's: "What is continuing far
+        # beyond the turn of the 20th century?" is not answered from "… the turn of the 19th century"
+        # because the offline answer chose another sentence.
+        return {(c.article_id, c.index): r for c, r, p in verdict.read
+                if p >= self.endorsed_share * best and not self._misses_key_facts(ctx.search, ctx.corpus, c)}
 
     def answer(self, ctx: AnswerContext) -> Answer:
         search, corpus = ctx.search, ctx.corpus
