@@ -23,6 +23,12 @@ _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|twenty|thirty|forty|"
     "fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|half|several"
 )
+# Nouns that stand for a person named elsewhere, after "the" ("the host of the meeting", "the French
+# president"): the antecedent rule looks back for the name, and a question's name counts as said.
+ROLE_NOUNS = (
+    r"host|president|chancellor|minister|leader|head|official|spokes(?:man|woman|person)|chief|secretary|premier|"
+    r"king|queen|mayor|governor|founder|author|player|coach|chairman|chairwoman|ambassador|envoy|general"
+)
 TYPE_PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{1,2}}\s+(?:{_MONTHS})\w*(?:\s+\d{{4}})?|(?:{_MONTHS})\w*\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?"

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.language import QuestionWords, asked_what_is
+from rag.answering.language import ROLE_NOUNS, QuestionWords, asked_what_is
 from rag.answering.parsing import parse
 from rag.text import STOPWORDS, fold
 
 # A person referred to, not named: a pronoun, or "the" + a role ("the host of the meeting").
-REFERS = re.compile(
-    r"\b(?:he|she|him|his|her)\b|\bthe\s+(?:[a-z]+\s+){0,2}(?:host|president|chancellor|minister|leader|head|"
-    r"official|spokes(?:man|woman|person)|chief|secretary|premier|king|queen|mayor|governor|founder|author|"
-    r"player|coach|chairman|chairwoman|ambassador|envoy|general)\b",
-)
+REFERS = re.compile(rf"\b(?:he|she|him|his|her)\b|\bthe\s+(?:[a-z]+\s+){{0,2}}(?:{ROLE_NOUNS})\b")
 CAUSAL = re.compile(
     r"\b(?:because|since|as a result|due to|so that|in order to|owing to|reason|therefore|thus|hence)\b",
     re.IGNORECASE,
