@@ -149,8 +149,18 @@ def test_key_facts_rules():
     # A country is found by the word for its people ("Spain" asked, "Spanish" written).
     assert missing_facts("Who represented Spain?", "with the Spanish president, Pedro Sánchez") == []
     assert missing_facts("Who represented Chile?", "with the Spanish president, Pedro Sánchez") == ["chile"]
-    # A name found elsewhere in the article is not missing.
-    assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) == []
+    # A name found elsewhere in the article is not missing where the evidence speaks of someone
+    # unnamed ("the mayor", "he"), nor where it gives another of the question's names...
+    mayor = "The mayor said the council approved 12 new electric buses."
+    assert missing_facts("What did Ann Lee say about the buses?", mayor, article_terms={"ann", "lee"}) == []
+    assert missing_facts("What did Ann Lee say about the buses?", "She said so.", article_terms={"ann", "lee"}) == []
+    assert missing_facts("Did Riverton and Millbrook approve buses?", "Millbrook approved buses.",
+                         article_terms={"riverton", "millbrook"}) == []
+    # ...but where it names none of them and no one unnamed, it answers about something else.
+    rivalry = "Harvard has an intense athletic rivalry with Yale University."
+    assert missing_facts("What rivalry do Oxford and Cambridge have?", rivalry,
+                         article_terms={"oxford", "cambridg", "harvard", "yale"}) != []
+    assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) != []
 
 
 def test_a_follow_up_chain_of_four_turns_keeps_the_thread(council):

@@ -7,13 +7,15 @@ overlap score cannot see that the one fact that matters is missing, so these rul
 key fact in the sentence, its neighbours in the paragraph and the article's title; any fact not
 found there makes the answer a refusal. Paraphrases keep their answers: only names, years,
 dates, the counted noun and negation are checked, each loosely (stems and prefixes); names and
-the counted noun only have to belong to the article.
+the counted noun only have to belong to the article, and one of the question's names at least
+must be in the evidence unless the evidence speaks of someone unnamed ("he", "the host").
 """
 
 from __future__ import annotations
 
 import re
 
+from rag.answering.language import ROLE_NOUNS
 from rag.text import STOPWORDS, fold, numbers, prefix, stem, terms
 
 _RELATIVE_DATE = re.compile(
@@ -43,6 +45,11 @@ _NEGATION = re.compile(
     r"|unable|impossible|unwilling)\b|n't\b",
     re.IGNORECASE,
 )
+
+
+# Evidence that speaks of someone without the name: "he", "their", "the French president". News names
+# a person once and says "the host" after, so there a question's names need not be in the evidence.
+_STANDS_IN = re.compile(rf"\b(?:he|she|him|his|her|they|them|their)\b|\bthe\s+(?:[a-z]+\s+){{0,2}}(?:{ROLE_NOUNS})\b", re.IGNORECASE)
 
 
 # A country and the word for its people, which news uses interchangeably ("Spain" is asked, "the
@@ -79,6 +86,11 @@ def _names(question: str) -> set[str]:
     }
 
 
+def _found(name: str, found_terms: set[str], found_prefixes: set[str]) -> bool:
+    """Whether a name's stem is among `found_terms` (by itself, its prefix or its country family)."""
+    return name in found_terms or prefix(name) in found_prefixes or bool(_FAMILY_OF.get(name, frozenset()) & found_terms)
+
+
 # Each rule is measured on SQuAD 2.0's unanswerable questions in docs/benchmarks.md ("Key facts").
 # Other numbers than years ("number") cost more false refusals than they save and are off by default.
 ALL_RULES = ("year", "number", "date", "name", "counted", "negation")
@@ -91,7 +103,8 @@ def missing_facts(
     """The key facts of `question` that `evidence` (the answering sentence with its neighbours)
     and the article's `title` do not state, each as the question words it is about. Names are
     looked for in the whole article (its `article_terms`) when given: news calls a person by name once and
-    "the host" after, so a name only has to belong to the article the answer comes from."""
+    "the host" after, so a name only has to belong to the article the answer comes from, as long as
+    the evidence names one of the question's names or speaks of someone unnamed."""
     seen = f"{evidence} {title}"
     folded = fold(seen)
     seen_terms = set(terms(seen))
@@ -117,10 +130,16 @@ def missing_facts(
     name_terms = seen_terms | article_terms if article_terms else seen_terms
     name_prefixes = {prefix(t) for t in name_terms}
     if "name" in rules:
-        missing += [
-            n for n in sorted(_names(question))
-            if n not in name_terms and prefix(n) not in name_prefixes and not (_FAMILY_OF.get(n, frozenset()) & name_terms)
-        ]
+        asked = sorted(_names(question))
+        missing += [n for n in asked if not _found(n, name_terms, name_prefixes)]
+        # ...and one of them, at least, in the evidence itself, unless it speaks of someone unnamed:
+        # "What rivalry do Oxford and Cambridge have?" is not answered from a sentence on Harvard and
+        # Yale because the article names Oxford elsewhere.
+        seen_prefixes = {prefix(t) for t in seen_terms}
+        if asked and not _STANDS_IN.search(evidence) and not any(
+            _found(n, seen_terms, seen_prefixes) for n in asked
+        ):
+            missing.append(" and ".join(asked))
     counted = _COUNTED.search(question) if "counted" in rules else None
     counted_word = (counted.group(1) or counted.group(2)) if counted else None
     if counted_word and fold(counted_word) not in STOPWORDS:
