@@ -47,7 +47,8 @@ def answer_sentence(answer: Answer) -> Citation | None:
     later, the FBI ordered …", then "John G. Trump … was called in") lists that one first, in
     article order, though the short answer comes from the second."""
     sa = answer.short_answer
-    return next((c for c in answer.citations if sa is not None and c.n == sa.n), answer.citations[0] if answer.citations else None)
+    first = answer.citations[0] if answer.citations else None
+    return next((c for c in answer.citations if sa is not None and c.n == sa.n), first)
 
 
 def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[dict]:

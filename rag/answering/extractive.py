@@ -296,7 +296,8 @@ class ExtractiveAnswerer:
 
     def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
         """No answer where the chosen sentence matches the question's words but not what it pins
-        down (a year, a number, a name the article never mentions, the thing counted, a negation)."""
+        down (a year, a number, a name the article never mentions or none of the question's names
+        near the sentence, the thing counted, a negation)."""
         if verdict.primary is not None and self._misses_key_facts(question, corpus, verdict.primary):
             verdict.primary = None
         return verdict
