@@ -127,15 +127,15 @@ def missing_facts(
         missing += [n for n in absent if not _YEAR.fullmatch(n)]
     if "date" in rules:
         missing += [m.group(0) for m in _RELATIVE_DATE.finditer(question) if fold(m.group(0)) not in folded]
+    seen_prefixes = {prefix(t) for t in seen_terms}
     name_terms = seen_terms | article_terms if article_terms else seen_terms
-    name_prefixes = {prefix(t) for t in name_terms}
+    name_prefixes = seen_prefixes | {prefix(t) for t in article_terms} if article_terms else seen_prefixes
     if "name" in rules:
         asked = sorted(_names(question))
         missing += [n for n in asked if not _found(n, name_terms, name_prefixes)]
         # ...and one of them, at least, in the evidence itself, unless it speaks of someone unnamed:
         # "What rivalry do Oxford and Cambridge have?" is not answered from a sentence on Harvard and
         # Yale because the article names Oxford elsewhere.
-        seen_prefixes = {prefix(t) for t in seen_terms}
         if asked and not _STANDS_IN.search(evidence) and not any(
             _found(n, seen_terms, seen_prefixes) for n in asked
         ):
