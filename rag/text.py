@@ -70,12 +70,16 @@ def prefix(term: str) -> str:
     return term[:5] if len(term) >= 5 else term
 
 
+# Punctuation becomes a space in one C pass (a character loop here took ~1 ms of each answer:
+# the reader normalises some 45 spans a question).
+_PUNCTUATION = str.maketrans({ch: " " for ch in string.punctuation + "“”«»—–"})
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
 def normalise_answer(text: str) -> str:
     """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = fold(text)
-    text = "".join(" " if ch in string.punctuation or ch in "“”«»—–" else ch for ch in text)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
+    text = fold(text).translate(_PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def answer_f1(prediction: str, gold: str) -> float:
