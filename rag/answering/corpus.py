@@ -65,6 +65,11 @@ class ArticleSentences:
         """Every stemmed word of the article."""
         return frozenset().union(*self.terms)
 
+    @cached_property
+    def all_prefixes(self) -> frozenset[str]:
+        """The prefixes of every stemmed word of the article."""
+        return frozenset(prefix(t) for t in self.all_terms)
+
 
 class Corpus:
     """Article texts with their sentences and sentence words, computed once per article on demand."""
@@ -127,6 +132,10 @@ class Corpus:
     def article_terms(self, article_id: str) -> frozenset[str]:
         """Every stemmed word of the article (where a question's names must be found)."""
         return self._prepare(article_id).all_terms
+
+    def article_prefixes(self, article_id: str) -> frozenset[str]:
+        """The prefixes of `article_terms` (where a question's names are also looked for)."""
+        return self._prepare(article_id).all_prefixes
 
     def names(self, article_id: str) -> set[str]:
         """Lower-cased words that appear inside multi-word capitalised names in the article."""

@@ -307,7 +307,7 @@ class ExtractiveAnswerer:
         `question` (the rules on: `key_facts`)."""
         return bool(self.key_facts) and bool(missing_facts(
             question, evidence_of(corpus, c.article_id, c.index), corpus.titles.get(c.article_id, ""),
-            self.key_facts, corpus.article_terms(c.article_id),
+            self.key_facts, corpus.article_terms(c.article_id), corpus.article_prefixes(c.article_id),
         ))
 
     def endorsed(self, ctx: AnswerContext) -> dict[tuple[str, int], Reading] | None:

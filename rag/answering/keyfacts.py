@@ -98,13 +98,15 @@ RULES = ("year", "date", "name", "counted", "negation")
 
 
 def missing_facts(
-    question: str, evidence: str, title: str = "", rules: tuple[str, ...] = RULES, article_terms: set[str] | frozenset[str] | None = None
+    question: str, evidence: str, title: str = "", rules: tuple[str, ...] = RULES,
+    article_terms: set[str] | frozenset[str] | None = None, article_prefixes: set[str] | frozenset[str] | None = None,
 ) -> list[str]:
     """The key facts of `question` that `evidence` (the answering sentence with its neighbours)
     and the article's `title` do not state, each as the question words it is about. Names are
     looked for in the whole article (its `article_terms`) when given: news calls a person by name once and
     "the host" after, so a name only has to belong to the article the answer comes from, as long as
-    the evidence names one of the question's names or speaks of someone unnamed."""
+    the evidence names one of the question's names or speaks of someone unnamed. `article_prefixes`
+    are the prefixes of `article_terms`, where the caller keeps them (made here otherwise)."""
     seen = f"{evidence} {title}"
     folded = fold(seen)
     seen_terms = set(terms(seen))
@@ -128,11 +130,14 @@ def missing_facts(
     if "date" in rules:
         missing += [m.group(0) for m in _RELATIVE_DATE.finditer(question) if fold(m.group(0)) not in folded]
     seen_prefixes = {prefix(t) for t in seen_terms}
-    name_terms = seen_terms | article_terms if article_terms else seen_terms
-    name_prefixes = seen_prefixes | {prefix(t) for t in article_terms} if article_terms else seen_prefixes
+    # The article's words are looked in beside the evidence's, not merged with them: a union would
+    # copy every word of the article at each call.
+    places = [(seen_terms, seen_prefixes)]
+    if article_terms:
+        places.append((article_terms, article_prefixes if article_prefixes is not None else {prefix(t) for t in article_terms}))
     if "name" in rules:
         asked = sorted(_names(question))
-        missing += [n for n in asked if not _found(n, name_terms, name_prefixes)]
+        missing += [n for n in asked if not any(_found(n, *place) for place in places)]
         # ...and one of them, at least, in the evidence itself, unless it speaks of someone unnamed:
         # "What rivalry do Oxford and Cambridge have?" is not answered from a sentence on Harvard and
         # Yale because the article names Oxford elsewhere.
@@ -144,7 +149,7 @@ def missing_facts(
     counted_word = (counted.group(1) or counted.group(2)) if counted else None
     if counted_word and fold(counted_word) not in STOPWORDS:
         thing = stem(fold(counted_word))  # like a name: it only has to belong to the article
-        if thing not in name_terms and prefix(thing) not in name_prefixes:
+        if not any(thing in found or prefix(thing) in prefixes for found, prefixes in places):
             missing.append(counted_word)
     if "negation" in rules and _NEGATION.search(question.replace("’", "'")) and not _NEGATION.search(seen.replace("’", "'")):
         missing.append("not")
