@@ -89,3 +89,4 @@ def test_a_sentences_words_are_computed_when_first_asked_for_and_equal_the_eager
     assert list(words) == eager and words[-1] == eager[-1] and words[0:2] == eager
     assert list(corpus.sentence_prefixes("a")) == [{prefix(t) for t in ts} for ts in eager]
     assert corpus.article_terms("a") == frozenset().union(*eager)
+    assert corpus.article_prefixes("a") == {prefix(t) for t in frozenset().union(*eager)}
