@@ -39,6 +39,18 @@ def test_a_span_is_widened_to_whole_words():
     assert whole_words(text, text.index("wal"), text.index("wal") + 3) == (text.index("wall"), text.index("wall") + 4)
 
 
+def test_a_span_inside_a_number_is_widened_to_the_whole_number():
+    text = "He ran for 2,249 yards, a magnitude 6.7 record, in 2014."
+    at = text.index("249")
+    assert whole_words(text, at, at + 3) == (text.index("2,249"), at + 3)
+    at = text.index("6.7")
+    assert whole_words(text, at, at + 1) == (at, at + 3)
+    assert whole_words(text, at + 2, at + 3) == (at, at + 3)
+    # a comma or full stop that ends a number is no part of it
+    assert whole_words(text, text.index("2014"), text.index("2014") + 4) == (text.index("2014"), text.index("2014") + 4)
+    assert whole_words(text, text.index("yards"), text.index("yards") + 5) == (text.index("yards"), text.index("yards") + 5)
+
+
 def test_an_answer_already_given_is_matched_by_whole_words():
     given = ["ann lee"]
     assert said_already("Ann Lee", given) and said_already("Lee", given)

@@ -364,12 +364,24 @@ def span_prior(asked: set[str], span: str) -> float:
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     """`start`/`end` widened to whole words: a span ending inside a word piece ("ing the wall")
-    takes the rest of the word."""
-    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+    takes the rest of the word, and one inside a number the whole number ("249" of "2,249 yards",
+    "6" of "6.7")."""
+    while start > 0 and _inside(text, start):
         start -= 1
-    while end < len(text) and end > 0 and text[end - 1].isalnum() and text[end].isalnum():
+    while 0 < end < len(text) and _inside(text, end):
         end += 1
     return start, end
+
+
+def _inside(text: str, i: int) -> bool:
+    """Whether offset `i` (0 < i < len(text)) falls inside a word or a number: between two letters
+    or digits, or on either side of a digit group's separator ("2,249", "6.7")."""
+    before, after = text[i - 1], text[i]
+    if before.isalnum() and after.isalnum():
+        return True
+    if before in ",." and after.isdigit():
+        return i >= 2 and text[i - 2].isdigit()
+    return after in ",." and before.isdigit() and i + 1 < len(text) and text[i + 1].isdigit()
 
 
 def said_already(span: str, given: list[str]) -> bool:
