@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -355,6 +357,25 @@ def test_an_llm_may_not_cite_a_sentence_that_misses_a_key_fact_of_the_question(a
     assert any("tunnel" in s for s in endorsed()) and not any("2019" in s for s in endorsed())
     answerer.key_facts = ()  # without the rules the reader's endorsement alone lets it in
     assert any("2019" in s for s in endorsed())
+
+
+def test_an_llm_may_cite_the_sentence_the_offline_answer_cites(assistant):
+    from rag.types import Article
+
+    text = ("In 2021 the council opened the tunnel under the river. "
+            "The work cost ten million pounds and took three years.")
+    assistant.index_articles([Article(id="works", title="River works", source="test", text=text)])
+    # The reader finds the cost sentence e times as likely as the best-scored one: not the 3 times
+    # it takes to replace it, so the offline answer cites the tunnel sentence...
+    answerer = _answerer(assistant, TwoLevelReader("ten million", also="tunnel under"))
+    question = "What did the council open in 2021?"
+    answer = assistant.ask(question)
+    assert not answer.refused and "tunnel" in answer.citations[0].quote
+    # ...and an LLM may cite it too, though it is under the endorsed share of the reader's best.
+    assert answerer.endorsed_share > 1 / math.e
+    ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
+    endorsed = {ctx.corpus.sentence_text(a, i) for a, i in answerer.endorsed(ctx)}
+    assert any("tunnel" in s for s in endorsed) and any("ten million" in s for s in endorsed)
 
 
 def test_the_reader_refuses_when_none_of_the_sentences_answers(seeded):
