@@ -578,6 +578,23 @@ def test_how_many_is_answered_with_a_number_or_not_at_all(seeded):
     assert not answer.refused and answer.short_answer is None  # the sentence alone, no bold word
 
 
+def test_how_many_is_refused_from_a_sentence_that_says_no_number(assistant):
+    from rag.types import Article
+
+    text = ("The council met on Friday in the town hall. The mood at the meeting was tense from the start. "
+            "About forty residents came to the meeting to protest.")
+    assistant.index_articles([Article(id="hall", title="Town hall", source="test", text=text)])
+    question = "How many residents came to the meeting?"
+    # The reader finds the answer in a sentence that counts nothing: that is no answer to "how many".
+    _answerer(assistant, SpansReader("tense from the start"))
+    answer = assistant.ask(question)
+    assert answer.refused, answer.text
+    # A sentence that counts is answered, with its number.
+    _answerer(assistant, SpansReader("About forty"))
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.short_answer is not None and answer.short_answer.text == "About forty"
+
+
 def test_who_else_passes_over_the_sentence_of_the_answer_already_given(seeded):
     """The sentence whose best span was already given comes after the others."""
     from rag.answering.reader import Reading

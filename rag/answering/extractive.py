@@ -111,6 +111,9 @@ ENDORSED_SHARE = 0.75
 SURE_READING = 0.05
 # The most words a short answer to "how many" / "how much" may have ("about twenty", "$1.2 million").
 MAX_COUNT_WORDS = 5
+# A question that asks for a count ("how much" may ask for an amount in words: "little", "no damage").
+_HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
+
 
 class ExtractiveAnswerer:
     """Pick the best-supported sentence from the retrieved chunks, or refuse. No LLM, no network."""
@@ -357,6 +360,10 @@ class ExtractiveAnswerer:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
+        if _HOW_MANY.search(search) and not _says_a_number(primary_text):
+            # ...and a sentence that says no number at all does not answer it: "How many people were
+            # at the meeting?" is not answered with "The tone of the meeting was severe."
+            return refusal(ctx, self.name, confidence=confidence)
         if picked and is_yes_no(search):
             # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
             # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".
@@ -510,16 +517,8 @@ class ExtractiveAnswerer:
         """The reading with its span moved to the likeliest of its spans that says a number in at
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
-        def counts(a: int, m: re.Match) -> bool:  # "no one", "someone" count nothing; "some 150" does
-            return m.group(0).lower() != "one" or not re.search(
-                r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
-
-        def has_number(a: int, z: int) -> bool:
-            return len(sentence[a:z].split()) <= MAX_COUNT_WORDS and (any(
-                counts(a, m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z]))
-                or bool(re.search(r"\b(?:twice|thrice|double|triple|treble)\b", sentence[a:z], re.IGNORECASE)))
-
-        return reading.likeliest(has_number)
+        return reading.likeliest(lambda a, z: len(sentence[a:z].split()) <= MAX_COUNT_WORDS
+                                 and _says_a_number(sentence, a, z))
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):
@@ -546,3 +545,16 @@ class ExtractiveAnswerer:
         answer = self.answer(ctx)
         yield from word_pieces(answer.text)
         yield answer
+
+
+def _says_a_number(sentence: str, a: int = 0, z: int | None = None) -> bool:
+    """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few"); "no one" and
+    "someone" count nothing, "some 150" does."""
+    z = len(sentence) if z is None else z
+
+    def counts(m: re.Match) -> bool:
+        return m.group(0).lower() != "one" or not re.search(
+            r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
+
+    return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
+        re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
