@@ -589,6 +589,12 @@ def test_how_many_is_refused_from_a_sentence_that_says_no_number(assistant):
     _answerer(assistant, SpansReader("tense from the start"))
     answer = assistant.ask(question)
     assert answer.refused, answer.text
+    # Nor in one whose only number is part of a name.
+    assistant.index_articles([Article(id="hall", title="Town hall", source="test", text=text.replace(
+        "The mood at the meeting was tense from the start.", "The mood at the meeting of G-7 leaders was tense."))])
+    _answerer(assistant, SpansReader("G-7 leaders"))
+    answer = assistant.ask(question)
+    assert answer.refused, answer.text
     # A sentence that counts is answered, with its number.
     _answerer(assistant, SpansReader("About forty"))
     answer = assistant.ask(question)

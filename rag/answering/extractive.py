@@ -549,12 +549,15 @@ class ExtractiveAnswerer:
 
 def _says_a_number(sentence: str, a: int = 0, z: int | None = None) -> bool:
     """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few"); "no one" and
-    "someone" count nothing, "some 150" does."""
+    "someone" count nothing, "some 150" does, and a number joined to a name ("G-7", "F-16",
+    "COVID-19") is part of the name."""
     z = len(sentence) if z is None else z
 
     def counts(m: re.Match) -> bool:
-        return m.group(0).lower() != "one" or not re.search(
-            r"\b(?:no|any|some|every)\s*$", sentence[: a + m.start()], re.IGNORECASE)
+        before = sentence[: a + m.start()]
+        if re.search(r"[A-Za-z]-$", before):
+            return False
+        return m.group(0).lower() != "one" or not re.search(r"\b(?:no|any|some|every)\s*$", before, re.IGNORECASE)
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
         re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
