@@ -586,9 +586,10 @@ def test_how_many_is_refused_from_a_sentence_that_says_no_number(assistant):
     assistant.index_articles([Article(id="hall", title="Town hall", source="test", text=text)])
     question = "How many residents came to the meeting?"
     # The reader finds the answer in a sentence that counts nothing: that is no answer to "how many".
-    _answerer(assistant, SpansReader("tense from the start"))
+    answerer = _answerer(assistant, SpansReader("tense from the start"))
     answer = assistant.ask(question)
     assert answer.refused, answer.text
+    assert answerer.endorsed(assistant._answer_pipeline().context(question)) == {}  # nor may an LLM cite it  # noqa: SLF001
     # Nor in one whose only number is part of a name.
     assistant.index_articles([Article(id="hall", title="Town hall", source="test", text=text.replace(
         "The mood at the meeting was tense from the start.", "The mood at the meeting of G-7 leaders was tense."))])

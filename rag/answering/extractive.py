@@ -300,8 +300,15 @@ class ExtractiveAnswerer:
     def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
         """No answer where the chosen sentence matches the question's words but not what it pins
         down (a year, a number, a name the article never mentions or none of the question's names
-        near the sentence, the thing counted, a negation)."""
+        near the sentence, the thing counted, a negation; for "how many", any number)."""
         if verdict.primary is not None and self._misses_key_facts(question, corpus, verdict.primary):
+            verdict.primary = None
+        # A sentence that says no number at all does not answer "how many": "How many people were at
+        # the meeting?" is not answered with "The tone of the meeting was severe." (nor an LLM's
+        # citation of it endorsed).
+        if verdict.primary is not None and _HOW_MANY.search(question) and not _says_a_number(
+            corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
+        ):
             verdict.primary = None
         return verdict
 
@@ -360,10 +367,6 @@ class ExtractiveAnswerer:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
-        if _HOW_MANY.search(search) and not _says_a_number(primary_text):
-            # ...and a sentence that says no number at all does not answer it: "How many people were
-            # at the meeting?" is not answered with "The tone of the meeting was severe."
-            return refusal(ctx, self.name, confidence=confidence)
         if picked and is_yes_no(search):
             # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
             # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".
