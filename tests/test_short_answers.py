@@ -302,3 +302,42 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
     assert not answer.refused and answer.short_answer is None
     assert "Germany cannot deliver Taurus cruise missiles" in answer.citations[0].quote
     assert not answer.text.startswith("**")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "clause"),
+    [
+        ("What did the mayor say on Friday?",
+         "The mayor said on Friday that the bridge would reopen in May, because repairs had gone well.",
+         "the bridge would reopen in May"),
+        ("What did the minister not rule out?",
+         "The minister has not ruled out that taxes may rise next year.", "taxes may rise next year"),
+        ("What did the council commit to?",
+         "The council has committed to build a new school for the village.", "to build a new school for the village"),
+        ("What did the union ask for?", "The union thanked the board but asked for higher wages.", "higher wages"),
+        ("What did the coach stress?", "“We will play to win every match,” he stressed.", "We will play to win every match"),
+        ("What did the mayor say about the bridge?",  # the topic may be in the clause
+         "The mayor warned that the bridge is unsafe.", "the bridge is unsafe"),
+        # The question asks for part of the clause, or for something the sentence does not say.
+        ("What did the scientist believe X-rays were?", "The scientist believed that X-rays were waves.", None),
+        ("What did the mayor say in Berlin?", "The mayor said that the bridge would reopen in Berlin.", None),
+        ("What did the mayor open?", "The mayor said that the bridge would reopen.", None),
+        ("Who did the mayor say would open the bridge?", "The mayor said that Ann Lee would open it.", None),
+    ],
+)
+def test_object_clause_is_what_the_questions_verb_takes(question, sentence, clause):
+    from rag.answering.clauses import object_clause
+
+    span = object_clause(question, sentence)
+    assert (sentence[span[0] : span[1]] if span else None) == clause
+
+
+def test_what_someone_said_is_the_short_answer_on_the_seed_article(seeded):
+    answer = seeded.ask("What did Scholz say in Berlin?")
+    assert answer.short_answer is not None
+    assert answer.short_answer.text.startswith("Germany cannot deliver Taurus cruise missiles to Ukraine")
+    _verbatim(answer, seeded)
+    answer = seeded.ask("What did Macron not rule out?")
+    assert answer.short_answer is not None
+    assert answer.short_answer.text.startswith("Ukraine’s allied countries may send troops")
+    _verbatim(answer, seeded)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rag.answering.clauses import object_clause
 from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.lists import description_of_name, item_about
@@ -380,6 +381,11 @@ class ExtractiveAnswerer:
             reading, probability = picked
             at = primary.sentence.start
             short = (primary.article_id, at + reading.start, at + reading.end, probability)
+        if wh == "what" and (said := object_clause(search, primary_text)) is not None:
+            # "What did Scholz say in Berlin?": what he said, the clause "said" takes, is the answer
+            # (the reader, fitted on SQuAD's short spans, bolds "yesterday").
+            at = primary.sentence.start
+            short = (primary.article_id, at + said[0], at + said[1], None)
         if (wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text)
                 and not asks_what_someone_named_is(search, primary_text)):
             # "the host of the meeting insisted …": the answer is the name given earlier.

@@ -1,0 +1,157 @@
+"""What someone said, ruled out or committed to: the clause a question's verb asks for.
+
+"What did Scholz say in Berlin?" is answered by the clause "said" takes in "Scholz said yesterday in
+Berlin that Germany cannot deliver Taurus cruise missiles to Ukraine", not by one of the
+sentence's names: the reader, fitted on SQuAD's short spans, bolds "yesterday". News is full of
+what people said, warned, ruled out and committed to, so where the question asks for the whole
+object of its verb ("what" is that object and the question adds nothing the clause must say), the
+short answer is that clause, read off spaCy's parse of the question and of the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.answering.parsing import parse
+from rag.text import STOPWORDS, fold, stem
+
+# A question that may ask for the object of its verb: "What did/does/has … <verb> …?".
+ASKS_WHAT_DONE = re.compile(r"^\W*what\s+(?:did|does|do|has|have|had|will|would|could|might)\b", re.IGNORECASE)
+
+# Verbs of saying: "What did Macron say?" is answered by what he stressed, warned or insisted.
+SAYING = frozenset(stem(w) for w in (
+    "say", "said", "says", "tell", "told", "state", "stress", "insist", "add", "warn", "declare",
+    "note", "explain", "argue", "claim", "announce", "recall", "lament", "write", "wrote",
+    "remark", "assert", "affirm", "reply", "respond", "repeat",
+))
+SAY = frozenset(stem(w) for w in ("say", "said", "says", "tell", "told", "state"))
+# Past forms a suffix-stripping stemmer does not bring back to the verb.
+IRREGULAR = {"said": "say", "told": "tell", "thought": "think", "wrote": "write", "spoke": "speak",
+             "sought": "seek", "found": "find", "meant": "mean", "felt": "feel", "made": "make",
+             "took": "take", "gave": "give", "chose": "choose", "knew": "know", "held": "hold"}
+# Where the question asks about a topic ("What did Macron say about Russia?"), the clause may name it.
+TOPIC_PREPOSITIONS = frozenset({"about", "on", "regarding", "concerning"})
+COMPLEMENTS = ("ccomp", "xcomp")
+# Where a clause of what was said ends: a comma and then one of these.
+BREAKS = frozenset({"because", "although", "though", "while", "whereas", "which", "who", "since", "as"})
+QUOTE_OPENERS, QUOTE_CLOSERS = "“\"", "”\""
+
+
+def _verb(word: str) -> str:
+    word = fold(word)
+    return stem(IRREGULAR.get(word, word))
+
+
+def object_clause(question: str, sentence: str) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the clause that answers "what did <someone> <verb>?", or None.
+
+    The question's verb must be in the sentence (a verb of saying stands for any other), "what" must
+    be its object (or the object of a preposition left at the end: "commit to", "ask for"), and the
+    clause must not hold the question's other content words: "What did Tesla believe X-rays were?"
+    asks for part of a clause, and the reader's span stays."""
+    asked = _asked(question)
+    if asked is None:
+        return None
+    want, particle, preposition, rest = asked
+    doc = parse(sentence)
+    for verb in doc:
+        if verb.pos_ not in ("VERB", "AUX"):
+            continue
+        have = _verb(verb.text)
+        if have != want and not (want in SAY and have in SAYING):
+            continue
+        if particle and not any(t.dep_ == "prt" and t.lower_ == particle for t in verb.children):
+            continue
+        words = _complement(verb, preposition)
+        if not words or rest & {stem(fold(t.text)) for t in words if t.is_alpha}:
+            continue
+        return _trimmed(sentence, words)
+    return None
+
+
+def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None:
+    """Of "what did <someone> <verb> …?" asking for the verb's whole object: the verb (`_verb`), its
+    particle ("rule out"), the preposition it ends on ("commit to"), and the question's content words
+    besides the verb, its subject and its topic ("about Russia"); None for any other question."""
+    if not ASKS_WHAT_DONE.match(question):
+        return None
+    q = parse(question)
+    root = next((t for t in q if t.dep_ == "ROOT"), None)
+    if root is None or q[0].lower_ != "what":
+        return None
+    # spaCy's small model may take the verb of a short question for a noun ("What did Macron
+    # stress?"); the word the question's "did" hangs on is the verb all the same.
+    if not any(t.dep_ == "aux" and t.i == 1 for t in root.children):
+        return None
+    dangling = next((t for t in root.children if t.dep_ == "prep"
+                     and all(c.i == 0 for c in t.children)), None)
+    if q[0].dep_ != "dobj" and not (q[0].dep_ == "pobj" and dangling is not None and q[0].head.i == dangling.i):
+        return None
+    particle = next((t.lower_ for t in root.children if t.dep_ == "prt"), None)
+    # Before the verb: "what", "did" and the subject; after it, the question's own words, but for
+    # the particle, the preposition it ends on and the topic.
+    said = {t.i for t in q if t.i <= root.i} | {t.i for t in root.children if t.dep_ in ("neg", "prt", "punct")}
+    for child in root.children:
+        if child.dep_ == "prep" and child.lower_ in TOPIC_PREPOSITIONS:
+            said |= {t.i for t in child.subtree}
+    rest = {stem(fold(t.text)) for t in q if t.i not in said and t.is_alpha and fold(t.text) not in STOPWORDS}
+    return _verb(root.text), particle, dangling.lower_ if dangling is not None else None, rest
+
+
+def _complement(verb, preposition: str | None) -> list:
+    """The tokens of what `verb` takes as its object: the object of `preposition` where the question
+    ends on one ("asked for more"; "committed to create a coalition"), else its clause ("said that
+    …"; "“…,” he stressed"). A clause after the verb runs to the end of the verb's own words (spaCy
+    often splits a long quote into several clauses) and stops before a clause of reason or a
+    relative one ("…, because …")."""
+    children = list(verb.children)
+    if preposition is not None:
+        prep = next((t for t in children if t.dep_ == "prep" and t.lower_ == preposition), None)
+        if prep is not None:
+            obj = next((t for t in prep.children if t.dep_ in ("pobj", "pcomp")), None)
+            return list(obj.subtree) if obj is not None else []
+        if preposition != "to":
+            return []
+        # "committed to create …": spaCy hangs the infinitive on the verb.
+        head = next((t for t in children if t.dep_ in ("xcomp", "advcl") and t.i > verb.i
+                     and any(a.dep_ == "aux" and a.lower_ == "to" for a in t.children)), None)
+    else:
+        head = next((t for t in children if t.dep_ in COMPLEMENTS), None)
+    if head is None:
+        return []
+    inner = list(head.subtree)
+    that = next((t for t in head.children if t.dep_ == "mark" and t.lower_ in ("that", "whether")), None)
+    if that is not None:
+        inner = [t for t in inner if t.i > that.i]  # not "for example, that …"
+    if head.i < verb.i:
+        return [t for t in inner if t.i < verb.i]  # the quote before "he stressed"
+    words = [t for t in verb.subtree if t.i >= inner[0].i]
+    for k in range(1, len(words)):
+        if words[k - 1].text in ",;" and words[k].lower_ in BREAKS:
+            return words[: k - 1]
+    return words
+
+
+def _trimmed(sentence: str, words: list) -> tuple[int, int] | None:
+    """(start, end) of `words` without "that" before them and punctuation around them; a quotation
+    mark is kept where the quote it opens or closes is inside."""
+    while words and (words[0].is_punct or (words[0].dep_ == "mark" and words[0].lower_ in ("that", "whether"))):
+        words = words[1:]
+    while words and words[-1].is_punct:
+        words = words[:-1]
+    if not words or (len(words) == 1 and words[0].pos_ == "PRON"):
+        return None  # "asked for it" says nothing
+    a, z = words[0].idx, words[-1].idx + len(words[-1].text)
+    if z < len(sentence) and sentence[z] in QUOTE_CLOSERS and _opens(sentence[a:z]):
+        z += 1
+    if a > 0 and sentence[a - 1] in QUOTE_OPENERS and _closes(sentence[a:z]):
+        a -= 1
+    return a, z
+
+
+def _opens(text: str) -> bool:
+    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+
+
+def _closes(text: str) -> bool:
+    return text.count("”") > text.count("“") or text.count('"') % 2 == 1
