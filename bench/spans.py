@@ -90,6 +90,7 @@ def ask_all(assistant: Assistant, questions, with_reader: bool = True) -> list[d
                 )] if cands else None,
                 "cited": sentence is not None and any(g and g in normalise_answer(sentence.quote) for g in golds),
                 "short": sa is not None,
+                "short_text": sa.text if sa is not None else None,  # to tell two runs' answers apart
                 "em": float(sa is not None and normalise_answer(sa.text) in golds),
                 "f1": max((answer_f1(sa.text, g) for g in q.answers), default=0.0) if sa else 0.0,
                 "bold_em": float(bool(bold) and normalise_answer(bold) in golds),
