@@ -203,6 +203,28 @@ def test_who_else_asks_the_same_question_and_leaves_out_the_answer_given(council
         assert not again.short_answer or again.short_answer.text != first.short_answer.text
 
 
+def _history(*questions: str) -> list[dict[str, str]]:
+    return [m for q in questions for m in ({"role": "user", "content": q}, {"role": "assistant", "content": "…"})]
+
+
+def test_who_else_repeats_the_last_question_it_can_stand_for_and_keeps_words_of_its_own():
+    rewriter = HeuristicRewriter()
+    asked = _history("Who represented the US?", "And Italy?", "Why was that significant?")
+    # The last "who" question, not the "why" one just before it.
+    assert rewriter.rewrite("Who else?", asked) == "Who represented Italy?"
+    # A question with words of its own asks them (the answers given are still left out).
+    assert rewriter.rewrite("Who else attended?", asked) == "Who else attended?"
+    assert earlier_answers("Who else attended?", [*asked[:-1], {"role": "assistant", "content": "**Ann Lee** [1]"}]) == ["Ann Lee"]
+
+
+def test_a_bare_question_word_asks_the_previous_question_again():
+    rewriter = HeuristicRewriter()
+    assert rewriter.rewrite("When?", _history("What did the mayor announce?")) == "When did the mayor announce?"
+    assert rewriter.rewrite("And where?", _history("Which bridge did Ann Lee open?")) == "Where did Ann Lee open?"
+    assert rewriter.rewrite("When?", _history("Did the council approve buses?")) == "When did the council approve buses?"
+    assert rewriter.rewrite("When?", _history("Who hosted the meeting?")) == "When?"  # no auxiliary to build on
+
+
 def test_the_short_answer_of_an_earlier_reply_is_read_back():
     assert short_answer_of("**Ann Lee** [1]\n\nAnn Lee chaired … [1]") == "Ann Lee"
     assert short_answer_of("Ann Lee chaired … [1]") is None

@@ -34,6 +34,13 @@ _WHY = re.compile(r"^\s*(?:and\s+|but\s+|so\s+)?(why|how come)(\s+not)?\s*[?.!]*
 # "Who else?", "Anyone else?", "What else did he say?": the same question, another answer.
 ELSE = re.compile(r"\b(?:else|other(?:s)?|another)\b", re.IGNORECASE)
 _BOLD_LEAD = re.compile(r"^\s*\*\*(.+?)\*\*")
+# A question word (with the noun it asks about: "which country") before its auxiliary, and the
+# rest: "What did Macron warn?" -> ("did", "Macron warn?").
+_WH_AUX = re.compile(
+    r"^\s*(?:who|whom|whose|what|which|when|where|why|how(?:\s+\w+)?)(?:\s+\w+)?\s+"
+    r"(did|does|do|was|were|is|are|has|have|had|will|would|can|could)\s+(.+)$",
+    re.IGNORECASE,
+)
 
 
 def short_answer_of(answer_text: str) -> str | None:
@@ -98,32 +105,40 @@ class HeuristicRewriter:
         question = question.strip()
         if not history:
             return question
-        previous = None
+        resolved: list[str] = []
         users = [m["content"] for m in history if m.get("role") == "user" and str(m.get("content", "")).strip()]
         # Resolve the previous question against its own history first, so chains of follow-ups work.
-        for i, content in enumerate(users):
-            previous = self._rewrite_one(str(content), previous) if i else str(content).strip()
+        for content in users:
+            resolved.append(self._rewrite_one(str(content), resolved) if resolved else str(content).strip())
         last_answer = next(
             (str(m.get("content", "")) for m in reversed(history) if m.get("role") == "assistant"), ""
         )
-        if previous is None:
+        if not resolved:
             return question
-        return self._rewrite_one(question, previous, last_answer)
+        return self._rewrite_one(question, resolved, last_answer)
 
-    def _rewrite_one(self, question: str, previous: str | None, last_answer: str = "") -> str:
-        if not previous:
-            return question
+    def _rewrite_one(self, question: str, earlier: list[str], last_answer: str = "") -> str:
+        """`question` made to stand alone, `earlier` the questions before it (resolved), last last."""
+        previous = earlier[-1]
         why = _WHY.match(question)
         if why:
             return _why_of(previous, bool(why.group(2))) or f"Why {previous.rstrip('?.! ')}?"
-        if ELSE.search(question) and _WH.match(_LEAD.sub("", question)) and len(re.findall(r"\w+", question)) <= 3:
-            return previous  # "Who else?": the same question; the answerer leaves out the answers given
+        if ELSE.search(question) and (wh := _WH.match(_LEAD.sub("", question))):
+            rest = [w for w in re.findall(r"\w+", question)[1:] if not ELSE.fullmatch(w) and fold(w) not in STOPWORDS]
+            if not rest:
+                # "Who else?": the same question (the last one that asked "who", if any); the answerer
+                # leaves out the answers given. "Who else attended?" says what it asks itself.
+                asked = wh.group(1).lower()
+                return next((q for q in reversed(earlier) if q.lower().startswith(asked)), previous)
         bare = re.fullmatch(r"\s*((?:how\s+(?:many|much|long|often|far|old))|when|where|who|whom|what|which|how)\s*[?.!]*\s*",
                             _LEAD.sub("", question), flags=re.IGNORECASE)
         yes_no = YES_NO.match(previous)
         if bare and yes_no:
             # "Did the council approve buses?" + "When?" -> "When did the council approve buses?"
             return f"{bare.group(1)[:1].upper()}{bare.group(1)[1:].lower()} {yes_no.group(1).lower()} {yes_no.group(2)}?"
+        if bare and (asked := _WH_AUX.match(previous)):
+            # "What did Macron warn?" + "When?" -> "When did Macron warn?"
+            return f"{bare.group(1)[:1].upper()}{bare.group(1)[1:].lower()} {asked.group(1).lower()} {asked.group(2)}"
         stripped = _LEAD.sub("", question).strip()
         body = stripped.rstrip("?.! ")
         content_words = [w for w in re.findall(r"\w+", body) if fold(w) not in STOPWORDS]
