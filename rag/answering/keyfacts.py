@@ -39,6 +39,23 @@ _COUNTED = re.compile(
     r"|\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)",
     re.IGNORECASE,
 )
+# Counted nouns an article says in other words, counting them: "How many people were injured?" is
+# answered by "two fishermen were taken to hospital", "How many times …?" by "postponed twice". The
+# other word must be counted ("two fishermen", "about 3,000 residents"): "an 1875 vote of the student
+# body" does not say how many people were at a regatta.
+_COUNT = r"(?:\d[\d,.]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?)\b)"
+_PERSONS = (
+    r"persons?|individuals?|\w*(?:men|women|people|folk)|residents?|citizens?|inhabitants?|villagers?|"
+    r"workers?|employees?|staff|visitors?|tourists?|spectators?|fans?|attendees?|participants?|members?|"
+    r"students?|pupils?|children|adults?|soldiers?|troops|officers?|victims?|passengers?|patients?|"
+    r"voters?|protesters?|refugees?|migrants?|survivors?|casualties|firefighters?|volunteers?|delegates?|"
+    r"leaders?|heads? of state|players?|athletes?|runners?"
+)
+_SAID_OTHERWISE = {
+    "people": re.compile(rf"\b{_COUNT}(?:\s+[\w-]+){{0,2}}?\s+(?:{_PERSONS})\b", re.IGNORECASE),
+    "times": re.compile(rf"\b(?:once|twice|thrice)\b|\b{_COUNT}\s+(?:times|occasions)\b", re.IGNORECASE),
+}
+_SAID_OTHERWISE["persons"] = _SAID_OTHERWISE["individuals"] = _SAID_OTHERWISE["people"]
 # Words that say "not" on their own too: "could not attend" is matched by "was unable to participate".
 _NEGATION = re.compile(
     r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without|n't|cannot|fail(?:ed|s)?|refus\w*|lack\w*"
@@ -149,7 +166,10 @@ def missing_facts(
     counted_word = (counted.group(1) or counted.group(2)) if counted else None
     if counted_word and fold(counted_word) not in STOPWORDS:
         thing = stem(fold(counted_word))  # like a name: it only has to belong to the article
-        if not any(thing in found or prefix(thing) in prefixes for found, prefixes in places):
+        otherwise = _SAID_OTHERWISE.get(fold(counted_word))
+        if not any(thing in found or prefix(thing) in prefixes for found, prefixes in places) and not (
+            otherwise and otherwise.search(evidence)
+        ):
             missing.append(counted_word)
     if "negation" in rules and _NEGATION.search(question.replace("’", "'")) and not _NEGATION.search(seen.replace("’", "'")):
         missing.append("not")
