@@ -645,3 +645,69 @@ def test_rag_reader_false_answers_from_the_best_scored_sentence_without_loading_
     text = fast.article(answer.citations[0].article_id).text
     assert all(text[c.start : c.end] == c.quote for c in answer.citations)
     assert fast.ask("What is the capital of Australia?").refused
+
+
+def test_the_sentence_chosen_need_not_repeat_a_name_the_article_gives_elsewhere(assistant):
+    from rag.types import Article
+
+    text = ("Around 3,000 residents of Port Elwin were evacuated on Tuesday night as the storm hit the coast.\n\n"
+            "The mayor, Claire Dubois, ordered the evacuation shortly after 9 p.m.")
+    assistant.index_articles([Article(id="storm", title="Storm", source="test", text=text)])
+    # The reader finds the name in the second sentence; the first, which names the town, says nothing of a mayor.
+    _answerer(assistant, FakeReader("Claire Dubois"))
+    answer = assistant.ask("Who is the mayor of Port Elwin?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Claire Dubois"
+
+
+def test_how_many_people_is_answered_by_the_people_the_sentence_counts(assistant):
+    from rag.types import Article
+
+    text = "No deaths were reported, but two fishermen were taken to hospital. The repairs were postponed twice."
+    assistant.index_articles([Article(id="storm", title="Storm", source="test", text=text)])
+    _answerer(assistant, FakeReader("two"))
+    answer = assistant.ask("How many people were taken to hospital?")
+    assert answer.short_answer is not None and answer.short_answer.text == "two"
+    _answerer(assistant, FakeReader("twice"))
+    answer = assistant.ask("How many times were the repairs postponed?")
+    assert answer.short_answer is not None and answer.short_answer.text == "twice"
+    # A counted noun of its own is still a key fact.
+    answer = assistant.ask("How many boats were the repairs postponed?")
+    assert answer.refused, answer.text
+
+
+def test_what_something_cost_is_refused_from_a_sentence_without_an_amount_of_money(assistant):
+    from rag.types import Article
+
+    text = "The sea wall was built in 1962 and repaired twice. The new gate cost $4 million to build."
+    assistant.index_articles([Article(id="wall", title="Sea wall", source="test", text=text)])
+    _answerer(assistant, FakeReader("1962"))
+    answer = assistant.ask("How much did the sea wall cost?")
+    assert answer.refused, answer.text
+    _answerer(assistant, FakeReader("$4 million"))
+    answer = assistant.ask("How much did the new gate cost?")
+    assert answer.short_answer is not None and answer.short_answer.text == "$4 million"
+
+
+def test_how_much_it_cost_is_answered_from_a_likely_sentence_that_names_an_amount(assistant):
+    from rag.types import Article
+
+    text = ("The new stadium of the Riverton club was built in 2014 beside the river. "
+            "It cost $1.2 billion.")
+    assistant.index_articles([Article(id="stadium", title="Stadium", source="test", text=text)])
+
+    class Both(FakeReader):
+        def read(self, question, sentences, evidence, exclude=()):
+            from rag.answering.reader import Reading
+            out = []
+            for s in sentences:  # the year a little likelier than the amount
+                span = "2014" if "2014" in s else "$1.2 billion"
+                at = s.find(span)
+                out.append(Reading(4.0 if span == "2014" else 3.5, at, at + len(span)))
+            return out
+
+    question = "How much did the new stadium of the Riverton club cost?"
+    answerer = _answerer(assistant, Both("2014"))
+    ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
+    assert "2014" in ctx.corpus.sentence_text("stadium", answerer.verdict(ctx).cands[0].index)  # best-scored
+    answer = assistant.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == "$1.2 billion"

@@ -161,6 +161,10 @@ def test_key_facts_rules():
     assert missing_facts("What rivalry do Oxford and Cambridge have?", rivalry,
                          article_terms={"oxford", "cambridg", "harvard", "yale"}) != []
     assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) != []
+    # People and times counted in other words.
+    assert missing_facts("How many people were hurt?", "Two fishermen were hurt.", rules=ALL_RULES) == []
+    assert missing_facts("How many people were hurt?", "The wall was hit twice.", rules=ALL_RULES) == ["people"]
+    assert missing_facts("How many times was it hit?", "The wall was hit twice.", rules=ALL_RULES) == []
 
 
 def test_a_follow_up_chain_of_four_turns_keeps_the_thread(council):
@@ -337,13 +341,19 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
         ("What did the council commit to?",
          "The council has committed to build a new school for the village.", "to build a new school for the village"),
         ("What did the union ask for?", "The union thanked the board but asked for higher wages.", "higher wages"),
+        ("What did the mayor tell reporters?",  # spaCy reads this "what" as a dative
+         "“We could not wait until morning,” she told reporters at the town hall.", "We could not wait until morning"),
         ("What did the coach stress?", "“We will play to win every match,” he stressed.", "We will play to win every match"),
         ("What did the mayor say about the bridge?",  # the topic may be in the clause
          "The mayor warned that the bridge is unsafe.", "the bridge is unsafe"),
+        ("What did the mayor say about closing the bridge?",
+         "The mayor said that closing the bridge was not an option.", "closing the bridge was not an option"),
         # The question asks for part of the clause, or for something the sentence does not say.
         ("What did the scientist believe X-rays were?", "The scientist believed that X-rays were waves.", None),
         ("What did the mayor say in Berlin?", "The mayor said that the bridge would reopen in Berlin.", None),
         ("What did the mayor open?", "The mayor said that the bridge would reopen.", None),
+        # "what" is the object of another verb than "tell".
+        ("What did the mayor tell reporters she would build?", "“A wall,” she told reporters.", None),
         ("Who did the mayor say would open the bridge?", "The mayor said that Ann Lee would open it.", None),
     ],
 )
@@ -359,7 +369,40 @@ def test_what_someone_said_is_the_short_answer_on_the_seed_article(seeded):
     assert answer.short_answer is not None
     assert answer.short_answer.text.startswith("Germany cannot deliver Taurus cruise missiles to Ukraine")
     _verbatim(answer, seeded)
+    # The sentence in which he says it, not the one that lists him among those present.
+    answer = seeded.ask("What did Scholz say?")
+    assert answer.short_answer is not None
+    assert answer.short_answer.text.startswith("Germany cannot deliver Taurus cruise missiles to Ukraine")
     answer = seeded.ask("What did Macron not rule out?")
     assert answer.short_answer is not None
     assert answer.short_answer.text.startswith("Ukraine’s allied countries may send troops")
     _verbatim(answer, seeded)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "name"),
+    [
+        ("What storm hit the coast?", "Residents left as Storm Hilda brought winds to the coast.", "Storm Hilda"),
+        ("Which stadium hosted the game?", "The game was played at Levi's Stadium in Santa Clara.", "Levi's Stadium"),
+        ("What river flows through the town?", "The town lies on the River Elwin.", "River Elwin"),
+        ("Which university did he attend?", "He attended Riverton University and Oakdale University.", None),  # two
+        ("What stadium was built?", "Stadium officials said it was built.", None),  # no name
+        ("What storm was Storm Hilda?", "Storm Hilda hit the coast.", None),  # the question names it
+    ],
+)
+def test_named_as_asked_is_the_one_name_that_holds_the_noun_asked_about(question, sentence, name):
+    from rag.answering.language import named_as_asked
+
+    span = named_as_asked(question, sentence)
+    assert (sentence[span[0] : span[1]] if span else None) == name
+
+
+def test_what_storm_is_answered_with_the_whole_name(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="storm", title="Storm", source="test", text=(
+        "Around 3,000 residents of Port Elwin were evacuated on Tuesday as Storm Hilda brought strong winds."))])
+    _answerer(assistant, FakeReader("Hilda"))  # the reader cuts the name
+    answer = assistant.ask("What storm hit Port Elwin?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Storm Hilda"
+    _verbatim(answer, assistant)

@@ -12,12 +12,12 @@ reason in the next sentence or the rest of a list are cited with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answering.clauses import object_clause
+from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.lists import description_of_name, item_about
@@ -25,6 +25,7 @@ from rag.answering.language import (
     TYPE_PATTERNS,
     highlight_span,
     is_yes_no,
+    named_as_asked,
     question_names,
     question_type,
     type_spans,
@@ -97,6 +98,9 @@ MIN_COMPLEMENT = 0.2
 # likely to answer. Chosen on held-out folds (docs/benchmarks.md): readers fitted on 6 or 9 of the
 # 12 articles chose worse than the scores alone by their first choice, and best with 2-3.
 SWITCH_RATIO = 3.0
+# ...and where its choice does not say what the question asks for (an amount of money, a number, what
+# someone said) and another sentence read does, how much less likely that one may be and still answer.
+KIND_SWITCH_RATIO = 10.0
 # An LLM may cite a sentence the reader gives at least this share of the best sentence's probability
 # (RAG_LLM_ENDORSED_SHARE). Chosen on SmolLM2-135M-Instruct's real replies to 211 questions per
 # fold, each fold's reader on articles it never saw (`bench.llm --replies`, the share swept on the
@@ -114,6 +118,18 @@ SURE_READING = 0.05
 MAX_COUNT_WORDS = 5
 # A question that asks for a count ("how much" may ask for an amount in words: "little", "no damage").
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
+_ASKS_MONEY = re.compile(
+    r"\bhow\s+much\b(?:\s+[\w'’-]+){0,10}?\s+(?:cost|costs|costed|pay|paid|spend|spent|charge|charged|earn|earned|"
+    r"raise|raised|sell|sold|buy|bought|worth|fund|funded|owe|owed)\b"
+    r"|\bhow\s+much\s+(?:money|funding|cash)\b",
+    re.IGNORECASE,
+)
+# An amount of money: a currency sign or a currency's name.
+_MONEY = re.compile(
+    r"[$€£¥₹]|\b(?:dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|francs?|rupees?|roubles?|rubles?|"
+    r"pesos?|krona|kronor|shillings?|cents?|pence|guineas?|USD|EUR|GBP)\b",
+    re.IGNORECASE,
+)
 
 
 class ExtractiveAnswerer:
@@ -271,7 +287,18 @@ class ExtractiveAnswerer:
             # No reader (its weights absent): the best-scored sentence alone, as it says it.
             primary = cands[0] if self.supported(cands[0]) else None
             return self._with_key_facts(search, corpus, Verdict(cands, [], 1.0, primary, cands[0].score))
-        p_none, read = self.read(search, cands, corpus, ctx.exclude, sentences)
+        says = _says_what_is_asked(search)
+        n = sentences or self.reader.sentences
+        to_read = cands
+        if says is not None and not any(says(corpus.sentence_text(c.article_id, c.index)) for c in cands[:n]):
+            # "How much did it cost to build Levi's Stadium?": the sentence with the amount ("The $1.2
+            # billion stadium opened in 2014.") may be scored below the few read; the best-scored
+            # one that says what is asked is read with them.
+            extra = next((c for c in cands[n : self.reader.fitted]
+                          if says(corpus.sentence_text(c.article_id, c.index))), None)
+            if extra is not None:
+                to_read, n = [*cands[:n], extra], n + 1
+        p_none, read = self.read(search, to_read, corpus, ctx.exclude, n)
         verdict = Verdict(cands, read, p_none, None, 1.0 - p_none)
         # The question's own words must be in the passage, as without the reader, and the reader
         # must find an answer there. The score threshold is not applied: on paraphrased questions
@@ -286,15 +313,27 @@ class ExtractiveAnswerer:
         # The most likely sentence, but never one that matches fewer of the question's key facts
         # (another harbour's number, another year) than the best-scored one does.
         def misses(c: Candidate) -> int:
+            # Names looked for as the refusal looks for them (`_misses_key_facts`): "Who is the mayor
+            # of Port Elwin?" is answered from "The mayor, Claire Dubois, …", which need not repeat
+            # the town the article is about.
             return len(missing_facts(search, evidence_of(corpus, c.article_id, c.index),
-                                     corpus.titles.get(c.article_id, ""), ALL_RULES))
+                                     corpus.titles.get(c.article_id, ""), ALL_RULES,
+                                     corpus.article_terms(c.article_id), corpus.article_prefixes(c.article_id)))
 
         most = misses(cands[0])
         chosen, p_chosen = next(((c, p) for c, _, p in read if misses(c) <= most), read[0][::2])
         # ...and it must be clearly likelier than the best-scored sentence to replace it.
         first = next(((r, p) for c, r, p in read if c is cands[0]), None)
         if first is not None and not first[0].passed_over and p_chosen < SWITCH_RATIO * first[1]:
-            chosen = cands[0]
+            chosen, p_chosen = cands[0], first[1]
+        if says is not None and not says(corpus.sentence_text(chosen.article_id, chosen.index)):
+            # "What did Scholz say?" is answered by the sentence in which he says something ("Scholz
+            # said … that Germany cannot …"), not by the one that lists him; "How much did it cost?"
+            # by one with an amount of money: if the reader finds it likely too, and it or its
+            # neighbours hold as many of the question's words.
+            chosen = next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
+                           and c.lexical + c.context >= chosen.lexical + chosen.context
+                           and misses(c) <= most and says(corpus.sentence_text(c.article_id, c.index))), chosen)
         verdict.primary = chosen
         return self._with_key_facts(search, corpus, verdict)
 
@@ -308,6 +347,12 @@ class ExtractiveAnswerer:
         # the meeting?" is not answered with "The tone of the meeting was severe." (nor an LLM's
         # citation of it endorsed).
         if verdict.primary is not None and _HOW_MANY.search(question) and not _says_a_number(
+            corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
+        ):
+            verdict.primary = None
+        # Nor does one without an amount of money answer what something cost: "How much did the sea
+        # wall cost?" is not answered with "built in 1962".
+        if verdict.primary is not None and _ASKS_MONEY.search(question) and not _MONEY.search(
             corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
         ):
             verdict.primary = None
@@ -381,6 +426,11 @@ class ExtractiveAnswerer:
             reading, probability = picked
             at = primary.sentence.start
             short = (primary.article_id, at + reading.start, at + reading.end, probability)
+        if wh in ("what", "which") and (named := named_as_asked(search, primary_text)) is not None:
+            # "What storm hit the coast?": the one name with "storm" in it ("Storm Hilda"), which the
+            # reader, fitted to leave the question's words out of its spans, cuts to "Hilda" or misses.
+            at = primary.sentence.start
+            short = (primary.article_id, at + named[0], at + named[1], None)
         if wh == "what" and (said := object_clause(search, primary_text)) is not None:
             # "What did Scholz say in Berlin?": what he said, the clause "said" takes, is the answer
             # (the reader, fitted on SQuAD's short spans, bolds "yesterday").
@@ -554,6 +604,19 @@ class ExtractiveAnswerer:
         answer = self.answer(ctx)
         yield from word_pieces(answer.text)
         yield answer
+
+
+def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
+    """For a question that asks for a kind of thing a sentence can be seen to say or not (an amount
+    of money, a number, the clause "say" takes in "What did Scholz say?"), whether a sentence says
+    one; None for other questions."""
+    if _ASKS_MONEY.search(question):
+        return lambda sentence: bool(_MONEY.search(sentence))
+    if _HOW_MANY.search(question):
+        return _says_a_number
+    if ASKS_WHAT_DONE.match(question):
+        return lambda sentence: object_clause(question, sentence) is not None
+    return None
 
 
 def _says_a_number(sentence: str, a: int = 0, z: int | None = None) -> bool:

@@ -91,6 +91,36 @@ def question_type(question: str) -> str | None:
     return None
 
 
+# "What storm …?", "Which stadium …?": the noun a question asks for a name of.
+_ASKS_FOR_NAMED = re.compile(r"^\W*(?:what|which)\s+([a-z]{3,})\b", re.IGNORECASE)
+_CAPITALISED = r"(?:[A-Z][\w'’.&-]*)"
+
+
+def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the one name that holds the noun a "what/which <noun>" question
+    asks about: "Storm Hilda" for "What storm hit the coast?", "Levi's Stadium" for "Which stadium
+    …?". The reader, fitted to leave the question's own words out of its spans, cuts such names;
+    None where the question asks otherwise, the sentence has no such name or more than one, or the
+    question names it already."""
+    m = _ASKS_FOR_NAMED.match(question)
+    if not m or fold(m.group(1)) in STOPWORDS:
+        return None
+    noun = m.group(1).lower()
+    head = rf"{noun[0].upper()}{re.escape(noun[1:])}s?"
+    found = [f for f in re.finditer(rf"\b(?:{_CAPITALISED}\s+){{0,3}}{head}(?:\s+{_CAPITALISED}){{0,3}}\b", sentence)
+             if len(f.group(0).split()) >= 2]
+    if len(found) != 1:
+        return None
+    a, z = found[0].span()
+    words = sentence[a:z].split()
+    while words and fold(words[0]) in STOPWORDS:  # "The" at the start of a sentence
+        a += len(words[0]) + 1
+        words = words[1:]
+    if len(words) < 2 or fold(sentence[a:z]) in fold(question):
+        return None
+    return a, z
+
+
 _ROLE = re.compile(
     r"\b(?:(?:a|an|the|its|his|her|their)\s+)?(?:[a-z][\w-]*\s+){0,3}"
     r"(?:minister|secretary|president|chancellor|prime minister|premier|king|queen|prince|princess|"
