@@ -387,6 +387,8 @@ def test_what_someone_said_is_the_short_answer_on_the_seed_article(seeded):
         ("What river flows through the town?", "The town lies on the River Elwin.", "River Elwin"),
         ("Which university did he attend?", "He attended Riverton University and Oakdale University.", None),  # two
         ("What stadium was built?", "Stadium officials said it was built.", None),  # no name
+        ("Which king signed the treaty?", "The treaty was signed by King Charles III in 911.", "Charles III"),  # a title
+        ("Which Yale alumnus paid for it?", "Edward Harkness, a graduate of Yale University, paid.", None),  # not asked for
         ("What storm was Storm Hilda?", "Storm Hilda hit the coast.", None),  # the question names it
     ],
 )

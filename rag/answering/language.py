@@ -94,6 +94,7 @@ def question_type(question: str) -> str | None:
 # "What storm …?", "Which stadium …?": the noun a question asks for a name of.
 _ASKS_FOR_NAMED = re.compile(r"^\W*(?:what|which)\s+([a-z]{3,})\b", re.IGNORECASE)
 _CAPITALISED = r"(?:[A-Z][\w'’.&-]*)"
+_TITLES = rf"(?:{ROLE_NOUNS}|senator|governor|judge|bishop|pope|emperor|prince|princess|duke|general|admiral|captain)"
 
 
 def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
@@ -103,9 +104,9 @@ def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
     None where the question asks otherwise, the sentence has no such name or more than one, or the
     question names it already."""
     m = _ASKS_FOR_NAMED.match(question)
-    if not m or fold(m.group(1)) in STOPWORDS:
-        return None
-    noun = m.group(1).lower()
+    if not m or not m.group(1).islower() or fold(m.group(1)) in STOPWORDS:
+        return None  # "Which Yale alumnus …?" asks about a name, not for one
+    noun = m.group(1)
     head = rf"{noun[0].upper()}{re.escape(noun[1:])}s?"
     found = [f for f in re.finditer(rf"\b(?:{_CAPITALISED}\s+){{0,3}}{head}(?:\s+{_CAPITALISED}){{0,3}}\b", sentence)
              if len(f.group(0).split()) >= 2]
@@ -118,6 +119,8 @@ def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
         words = words[1:]
     if len(words) < 2 or fold(sentence[a:z]) in fold(question):
         return None
+    if re.fullmatch(_TITLES, noun) and fold(words[0]).rstrip("s") == noun:
+        a += len(words[0]) + 1  # "Which king …?": "Charles III", the title left out as the question says it
     return a, z
 
 
