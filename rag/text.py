@@ -55,6 +55,30 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+# Past forms a suffix-stripping stemmer does not bring back to the verb (not those that are other
+# words too: "found", "left", "saw", "rose", "fell").
+_IRREGULAR = {
+    "said": "say", "told": "tell", "thought": "think", "wrote": "write", "written": "write", "spoke": "speak",
+    "spoken": "speak", "sought": "seek", "meant": "mean", "felt": "feel", "made": "make",
+    "took": "take", "taken": "take", "gave": "give", "given": "give", "chose": "choose", "chosen": "choose",
+    "knew": "know", "known": "know", "held": "hold", "sent": "send", "spent": "spend", "built": "build",
+    "bought": "buy", "brought": "bring", "caught": "catch", "taught": "teach", "lost": "lose",
+    "paid": "pay", "won": "win", "began": "begin", "begun": "begin", "kept": "keep", "led": "lead",
+    "met": "meet", "ran": "run", "sold": "sell", "stood": "stand", "grew": "grow", "grown": "grow",
+    "drew": "draw", "drawn": "draw", "threw": "throw", "thrown": "throw",
+    "struck": "strike", "broke": "break", "broken": "break", "drove": "drive", "driven": "drive",
+    "got": "get", "seen": "see", "heard": "hear", "became": "become", "came": "come",
+    "went": "go", "gone": "go", "did": "do", "done": "do", "ate": "eat", "eaten": "eat", "forgot": "forget",
+    "forbade": "forbid", "sang": "sing", "sung": "sing", "swore": "swear", "sworn": "swear",
+}
+_BASE_OF = {stem(form): stem(verb) for form, verb in _IRREGULAR.items()}
+
+
+def base_stem(term: str) -> str:
+    """The stem of the verb an irregular form's stem is of ("brought" -> "bring"); others unchanged."""
+    return _BASE_OF.get(term, term)
+
+
 # Digits with their separators, also inside words ("1980" of "the 1980s", "24" of "24-yard", "34"
 # of "£34m"): how a claim's numbers are compared with a passage's.
 NUMBER = re.compile(r"\d[\d,.]*")

@@ -340,6 +340,8 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
          "The minister has not ruled out that taxes may rise next year.", "taxes may rise next year"),
         ("What did the council commit to?",
          "The council has committed to build a new school for the village.", "to build a new school for the village"),
+        ("What did the fire service send?", "The fire service sent 45 firefighters and six boats, its chief said.",
+         "45 firefighters and six boats"),
         ("What did the union ask for?", "The union thanked the board but asked for higher wages.", "higher wages"),
         ("What did the mayor tell reporters?",  # spaCy reads this "what" as a dative
          "“We could not wait until morning,” she told reporters at the town hall.", "We could not wait until morning"),
@@ -408,3 +410,15 @@ def test_what_storm_is_answered_with_the_whole_name(assistant):
     answer = assistant.ask("What storm hit Port Elwin?")
     assert answer.short_answer is not None and answer.short_answer.text == "Storm Hilda"
     _verbatim(answer, assistant)
+
+
+def test_an_irregular_past_form_says_the_questions_verb(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="storm", title="Storm", source="test", text=(
+        "The harbour was quiet on Monday. Storm Hilda brought strong winds to the northern coast."))])
+    _answerer(assistant, FakeReader("strong winds", null=2.0))  # not sure enough to answer on the reading alone
+    answer = assistant.ask("What did it bring?")  # "bring" is the question's only word
+    assert not answer.refused, answer.text
+    assert "Storm Hilda brought strong winds" in answer.citations[0].quote
+

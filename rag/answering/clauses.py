@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from rag.answering.parsing import parse
-from rag.text import STOPWORDS, fold, stem
+from rag.text import STOPWORDS, base_stem, fold, stem
 
 # A question that may ask for the object of its verb: "What did/does/has … <verb> …?".
 ASKS_WHAT_DONE = re.compile(r"^\W*what\s+(?:did|does|do|has|have|had|will|would|could|might)\b", re.IGNORECASE)
@@ -25,10 +25,6 @@ SAYING = frozenset(stem(w) for w in (
     "remark", "assert", "affirm", "reply", "respond", "repeat",
 ))
 SAY = frozenset(stem(w) for w in ("say", "said", "says", "tell", "told", "state"))
-# Past forms a suffix-stripping stemmer does not bring back to the verb.
-IRREGULAR = {"said": "say", "told": "tell", "thought": "think", "wrote": "write", "spoke": "speak",
-             "sought": "seek", "found": "find", "meant": "mean", "felt": "feel", "made": "make",
-             "took": "take", "gave": "give", "chose": "choose", "knew": "know", "held": "hold"}
 # Where the question asks about a topic ("What did Macron say about Russia?"), the clause may name it.
 TOPIC_PREPOSITIONS = frozenset({"about", "on", "regarding", "concerning"})
 COMPLEMENTS = ("ccomp", "xcomp")
@@ -38,8 +34,7 @@ QUOTE_OPENERS, QUOTE_CLOSERS = "“\"", "”\""
 
 
 def _verb(word: str) -> str:
-    word = fold(word)
-    return stem(IRREGULAR.get(word, word))
+    return base_stem(stem(fold(word)))
 
 
 def object_clause(question: str, sentence: str) -> tuple[int, int] | None:
@@ -104,7 +99,7 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
 def _complement(verb, preposition: str | None) -> list:
     """The tokens of what `verb` takes as its object: the object of `preposition` where the question
     ends on one ("asked for more"; "committed to create a coalition"), else its clause ("said that
-    …"; "“…,” he stressed"). A clause after the verb runs to the end of the verb's own words (spaCy
+    …"; "“…,” he stressed"), else its direct object. A clause after the verb runs to the end of the verb's own words (spaCy
     often splits a long quote into several clauses) and stops before a clause of reason or a
     relative one ("…, because …")."""
     children = list(verb.children)
@@ -120,6 +115,15 @@ def _complement(verb, preposition: str | None) -> list:
                      and any(a.dep_ == "aux" and a.lower_ == "to" for a in t.children)), None)
     else:
         head = next((t for t in children if t.dep_ in COMPLEMENTS), None)
+        if head is None:
+            # "What did the fire service send?": its object, "45 firefighters and six boats", up to
+            # a comma.
+            obj = next((t for t in children if t.dep_ == "dobj" and t.i > verb.i), None)
+            if obj is None:
+                return []
+            words = list(obj.subtree)
+            cut = next((k for k, t in enumerate(words) if t.text in ",;"), len(words))
+            return words[:cut]
     if head is None:
         return []
     inner = list(head.subtree)

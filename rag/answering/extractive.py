@@ -43,7 +43,7 @@ from rag.answering.parsing import parse
 from rag.answering.reader import Reader, Reading, default_reader, evidence_row
 from rag.answering.render import answer_text, cited_quote, refusal
 from rag.chunking import Sentence
-from rag.text import prefix, terms
+from rag.text import base_stem, prefix, terms
 from rag.types import Answer, AnswerContext, Citation, Hit, ShortAnswer
 
 
@@ -212,6 +212,8 @@ class ExtractiveAnswerer:
                 # A country the question names in other words than the sentence ("Spain" for
                 # "Spanish", "the United States" for "the US") counts as said.
                 own = sent_terms[i] | said_in_other_words(question, corpus.sentence_text(chunk.article_id, i))
+                # "What did the storm bring?" is said by "Storm Hilda brought winds …".
+                own |= {base_stem(t) for t in own if base_stem(t) != t}
                 near: set[str] = set()
                 for j in (i - 1, i + 1):
                     if 0 <= j < len(sents) and sents[j].paragraph == sent.paragraph:
