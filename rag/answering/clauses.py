@@ -60,7 +60,9 @@ def object_clause(question: str, sentence: str) -> tuple[int, int] | None:
         words = _complement(verb, preposition)
         if not words or rest & {stem(fold(t.text)) for t in words if t.is_alpha}:
             continue
-        return _trimmed(sentence, words)
+        span = _trimmed(sentence, words)
+        if span is not None:
+            return span
     return None
 
 
@@ -81,7 +83,8 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
     dangling = next((t for t in root.children if t.dep_ == "prep"
                      and all(c.i == 0 for c in t.children)), None)
     # ("dative": spaCy's reading of "what" in "What did the mayor tell reporters?")
-    if q[0].dep_ not in ("dobj", "dative") and not (q[0].dep_ == "pobj" and dangling is not None and q[0].head.i == dangling.i):
+    ends_on_preposition = q[0].dep_ == "pobj" and dangling is not None and q[0].head.i == dangling.i
+    if q[0].dep_ not in ("dobj", "dative") and not ends_on_preposition:
         return None
     particle = next((t.lower_ for t in root.children if t.dep_ == "prt"), None)
     # Before the verb: "what", "did" and the subject; after it, the question's own words, but for
@@ -99,9 +102,9 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
 def _complement(verb, preposition: str | None) -> list:
     """The tokens of what `verb` takes as its object: the object of `preposition` where the question
     ends on one ("asked for more"; "committed to create a coalition"), else its clause ("said that
-    …"; "“…,” he stressed"), else its direct object. A clause after the verb runs to the end of the verb's own words (spaCy
-    often splits a long quote into several clauses) and stops before a clause of reason or a
-    relative one ("…, because …")."""
+    …"; "“…,” he stressed"), else its direct object. A clause after the verb runs to the end of the
+    verb's own words (spaCy often splits a long quote into several clauses) and stops before a
+    clause of reason or a relative one ("…, because …")."""
     children = list(verb.children)
     if preposition is not None:
         prep = next((t for t in children if t.dep_ == "prep" and t.lower_ == preposition), None)

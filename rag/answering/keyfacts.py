@@ -43,7 +43,10 @@ _COUNTED = re.compile(
 # answered by "two fishermen were taken to hospital", "How many times …?" by "postponed twice". The
 # other word must be counted ("two fishermen", "about 3,000 residents"): "an 1875 vote of the student
 # body" does not say how many people were at a regatta.
-_COUNT = r"(?:\d[\d,.]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?)\b)"
+_COUNT = (
+    r"(?:\d[\d,.]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?)\b)"
+)
 _PERSONS = (
     r"persons?|individuals?|\w*(?:men|women|people|folk)|residents?|citizens?|inhabitants?|villagers?|"
     r"workers?|employees?|staff|visitors?|tourists?|spectators?|fans?|attendees?|participants?|members?|"
