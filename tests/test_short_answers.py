@@ -218,6 +218,9 @@ def test_who_else_repeats_the_last_question_it_can_stand_for_and_keeps_words_of_
     assert rewriter.rewrite("Who else?", asked) == "Who represented Italy?"
     # A question with words of its own asks them (the answers given are still left out).
     assert rewriter.rewrite("Who else attended?", asked) == "Who else attended?"
+    # "What else did he say?" with no "what" question before it is about the person just named.
+    named = [{"role": "user", "content": "Who chaired the meeting?"}, {"role": "assistant", "content": "**Ann Lee** [1]"}]
+    assert rewriter.rewrite("What else did he say?", named) == "What else did he say? (Ann Lee)"
     assert earlier_answers("Who else attended?", [*asked[:-1], {"role": "assistant", "content": "**Ann Lee** [1]"}]) == ["Ann Lee"]
 
 

@@ -129,7 +129,9 @@ class HeuristicRewriter:
                 # "Who else?": the same question (the last one that asked "who", if any); the answerer
                 # leaves out the answers given. "Who else attended?" says what it asks itself.
                 asked = wh.group(1).lower()
-                return next((q for q in reversed(earlier) if q.lower().startswith(asked)), previous)
+                same = next((q for q in reversed(earlier) if q.lower().startswith(asked)), None)
+                if same is not None or len(re.findall(r"\w+", question)) <= 3:
+                    return same or previous
         bare = re.fullmatch(r"\s*((?:how\s+(?:many|much|long|often|far|old))|when|where|who|whom|what|which|how)\s*[?.!]*\s*",
                             _LEAD.sub("", question), flags=re.IGNORECASE)
         yes_no = YES_NO.match(previous)
