@@ -345,17 +345,13 @@ class ExtractiveAnswerer:
         near the sentence, the thing counted, a negation; for "how many", any number)."""
         if verdict.primary is not None and self._misses_key_facts(question, corpus, verdict.primary):
             verdict.primary = None
-        # A sentence that says no number at all does not answer "how many": "How many people were at
-        # the meeting?" is not answered with "The tone of the meeting was severe." (nor an LLM's
-        # citation of it endorsed).
-        if verdict.primary is not None and _HOW_MANY.search(question) and not _says_a_number(
-            corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
-        ):
-            verdict.primary = None
-        # Nor does one without an amount of money answer what something cost: "How much did the sea
-        # wall cost?" is not answered with "built in 1962".
-        if verdict.primary is not None and _ASKS_MONEY.search(question) and not _MONEY.search(
-            corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
+        # A sentence that says no number at all does not answer "how many" ("How many people were at
+        # the meeting?" is not answered with "The tone of the meeting was severe."), nor one without
+        # an amount of money what something cost ("How much did the sea wall cost?" is not answered
+        # with "built in 1962"); nor is an LLM's citation of it endorsed.
+        if verdict.primary is not None and any(
+            asks.search(question) and not says(corpus.sentence_text(verdict.primary.article_id, verdict.primary.index))
+            for asks, says in _MUST_SAY
         ):
             verdict.primary = None
         return verdict
@@ -424,19 +420,17 @@ class ExtractiveAnswerer:
         # as (article id, start, end) in article offsets.
         cited = [(primary.article_id, primary.index)]
         short = None
+        at = primary.sentence.start
         if picked:
             reading, probability = picked
-            at = primary.sentence.start
             short = (primary.article_id, at + reading.start, at + reading.end, probability)
         if wh in ("what", "which") and (named := named_as_asked(search, primary_text)) is not None:
             # "What storm hit the coast?": the one name with "storm" in it ("Storm Hilda"), which the
             # reader, fitted to leave the question's words out of its spans, cuts to "Hilda" or misses.
-            at = primary.sentence.start
             short = (primary.article_id, at + named[0], at + named[1], None)
         if wh == "what" and (said := object_clause(search, primary_text)) is not None:
             # "What did Scholz say in Berlin?": what he said, the clause "said" takes, is the answer
             # (the reader, fitted on SQuAD's short spans, bolds "yesterday").
-            at = primary.sentence.start
             short = (primary.article_id, at + said[0], at + said[1], None)
         if (wh == "who" and not self._names_someone(short, corpus) and refers_to_someone(primary_text)
                 and not asks_what_someone_named_is(search, primary_text)):
@@ -612,10 +606,9 @@ def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
     """For a question that asks for a kind of thing a sentence can be seen to say or not (an amount
     of money, a number, the clause "say" takes in "What did Scholz say?"), whether a sentence says
     one; None for other questions."""
-    if _ASKS_MONEY.search(question):
-        return lambda sentence: bool(_MONEY.search(sentence))
-    if _HOW_MANY.search(question):
-        return _says_a_number
+    says = next((says for asks, says in _MUST_SAY if asks.search(question)), None)
+    if says is not None:
+        return says
     if ASKS_WHAT_DONE.match(question):
         return lambda sentence: object_clause(question, sentence) is not None
     return None
@@ -635,3 +628,13 @@ def _says_a_number(sentence: str, a: int = 0, z: int | None = None) -> bool:
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
         re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
+
+
+def _says_money(sentence: str) -> bool:
+    """Whether `sentence` names an amount of money (a currency's sign or name)."""
+    return bool(_MONEY.search(sentence))
+
+
+# What a sentence must say to answer such a question at all: an amount of money for "how much did it
+# cost", a number for "how many" (the first that applies is also what the sentence choice prefers).
+_MUST_SAY = ((_ASKS_MONEY, _says_money), (_HOW_MANY, _says_a_number))

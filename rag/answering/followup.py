@@ -134,13 +134,14 @@ class HeuristicRewriter:
                     return same or previous
         bare = re.fullmatch(r"\s*((?:how\s+(?:many|much|long|often|far|old))|when|where|who|whom|what|which|how)\s*[?.!]*\s*",
                             _LEAD.sub("", question), flags=re.IGNORECASE)
-        yes_no = YES_NO.match(previous)
-        if bare and yes_no:
-            # "Did the council approve buses?" + "When?" -> "When did the council approve buses?"
-            return f"{bare.group(1)[:1].upper()}{bare.group(1)[1:].lower()} {yes_no.group(1).lower()} {yes_no.group(2)}?"
-        if bare and (asked := _WH_AUX.match(previous)):
-            # "What did Macron warn?" + "When?" -> "When did Macron warn?"
-            return f"{bare.group(1)[:1].upper()}{bare.group(1)[1:].lower()} {asked.group(1).lower()} {asked.group(2)}"
+        if bare:
+            word = bare.group(1)[:1].upper() + bare.group(1)[1:].lower()
+            if yes_no := YES_NO.match(previous):
+                # "Did the council approve buses?" + "When?" -> "When did the council approve buses?"
+                return f"{word} {yes_no.group(1).lower()} {yes_no.group(2)}?"
+            if asked := _WH_AUX.match(previous):
+                # "What did Macron warn?" + "When?" -> "When did Macron warn?"
+                return f"{word} {asked.group(1).lower()} {asked.group(2)}"
         stripped = _LEAD.sub("", question).strip()
         body = stripped.rstrip("?.! ")
         content_words = [w for w in re.findall(r"\w+", body) if fold(w) not in STOPWORDS]

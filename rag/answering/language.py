@@ -94,7 +94,7 @@ def question_type(question: str) -> str | None:
 # "What storm …?", "Which stadium …?": the noun a question asks for a name of.
 _ASKS_FOR_NAMED = re.compile(r"^\W*(?:what|which)\s+([a-z]{3,})\b", re.IGNORECASE)
 _CAPITALISED = r"(?:[A-Z][\w'’.&-]*)"
-_TITLES = rf"(?:{ROLE_NOUNS}|senator|governor|judge|bishop|pope|emperor|prince|princess|duke|general|admiral|captain)"
+_TITLES = rf"(?:{ROLE_NOUNS}|senator|judge|bishop|pope|emperor|prince|princess|duke|admiral|captain)"
 
 
 def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
