@@ -346,6 +346,17 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
         ("What did the fire service send?", "The fire service sent 45 firefighters and six boats, its chief said.",
          "45 firefighters and six boats"),
         ("What did the union ask for?", "The union thanked the board but asked for higher wages.", "higher wages"),
+        # A relative clause inside the clause's subject is part of what was said.
+        ("What did the analysts say?",
+         "Analysts said the company, which lost money last year, would struggle to raise capital, which worried investors.",
+         "the company, which lost money last year, would struggle to raise capital"),
+        # What something was called: the question names the thing.
+        ("What did the spokeswoman call the ruling?", 'The spokeswoman called the ruling "a good day for workers".',
+         "a good day for workers"),
+        ("What did the coach call the referee?", "The coach called the decision a disgrace.", None),
+        ("What did Davies call his method?",
+         'Davies called his method "packet switching", a simpler name, and proposed a national network.',
+         "packet switching"),
         ("What did the mayor tell reporters?",  # spaCy reads this "what" as a dative
          "“We could not wait until morning,” she told reporters at the town hall.", "We could not wait until morning"),
         ("What did the coach stress?", "“We will play to win every match,” he stressed.", "We will play to win every match"),

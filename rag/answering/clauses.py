@@ -57,7 +57,7 @@ def object_clause(question: str, sentence: str) -> tuple[int, int] | None:
             continue
         if particle and not any(t.dep_ == "prt" and t.lower_ == particle for t in verb.children):
             continue
-        words = _complement(verb, preposition)
+        words = _complement(verb, preposition, rest)
         if not words or rest & {stem(fold(t.text)) for t in words if t.is_alpha}:
             continue
         span = _trimmed(sentence, words)
@@ -99,7 +99,7 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
     return _verb(root.text), particle, dangling.lower_ if dangling is not None else None, rest
 
 
-def _complement(verb, preposition: str | None) -> list:
+def _complement(verb, preposition: str | None, named: set[str] = frozenset()) -> list:
     """The tokens of what `verb` takes as its object: the object of `preposition` where the question
     ends on one ("asked for more"; "committed to create a coalition"), else its clause ("said that
     …"; "“…,” he stressed"), else its direct object. A clause after the verb runs to the end of the
@@ -117,7 +117,15 @@ def _complement(verb, preposition: str | None) -> list:
         head = next((t for t in children if t.dep_ in ("xcomp", "advcl") and t.i > verb.i
                      and any(a.dep_ == "aux" and a.lower_ == "to" for a in t.children)), None)
     else:
+        # "called the ruling “a good day for workers”": what the thing was called, where the question
+        # names the thing (`named`: "What did she call the ruling?").
         head = next((t for t in children if t.dep_ in COMPLEMENTS), None)
+        called = next((t for t in children if t.dep_ == "oprd" and t.i > verb.i), None)
+        if head is None and called is not None:
+            thing = next((t for t in children if t.dep_ == "dobj"), None)
+            if thing is None or (named and not named & {stem(fold(t.text)) for t in thing.subtree if t.is_alpha}):
+                return []  # "called the decision a disgrace" does not say what the referee was called
+            head = called
         if head is None:
             # "What did the fire service send?": its object, "45 firefighters and six boats", up to
             # a comma.
@@ -136,8 +144,15 @@ def _complement(verb, preposition: str | None) -> list:
     if head.i < verb.i:
         return [t for t in inner if t.i < verb.i]  # the quote before "he stressed"
     words = [t for t in verb.subtree if t.i >= inner[0].i]
+    if head.dep_ == "oprd":
+        # What it was called ends at a comma or at another verb of the sentence ("called it packet
+        # switching, a more accessible name, and proposed …").
+        words = words[: next((k for k, t in enumerate(words) if t.text in ",;" or t.dep_ in ("cc", "conj")
+                              and t.head.i == verb.i), len(words))]
     for k in range(1, len(words)):
-        if words[k - 1].text in ",;" and words[k].lower_ in BREAKS:
+        # (A relative clause inside the clause's subject stays: "said Baltic Freight, which lost
+        # money …, would now struggle …".)
+        if words[k - 1].text in ",;" and words[k].lower_ in BREAKS and words[k].i > head.i:
             return words[: k - 1]
     return words
 
