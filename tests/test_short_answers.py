@@ -90,6 +90,16 @@ def test_the_reason_a_sentence_gives_is_the_short_answer_to_why(council):
         ("They built a wall so that the river would not flood the town.", "the river would not flood the town"),
         ("Since the bridge was closed, traffic moved to the ferry.", "the bridge was closed"),
         ("She has lived in Paris since 2014.", None),  # time, not a reason
+        # No word says "because": a participle of fearing, judging or saying, or a purpose.
+        ("The union opposed the deal, fearing that 1,500 jobs would be cut.", "fearing that 1,500 jobs would be cut"),
+        ("The court blocked the merger, ruling that shippers would have too little choice.",
+         "ruling that shippers would have too little choice"),
+        ("The club sold its ground to raise money for a new stand.", "to raise money for a new stand"),
+        ("The city closed the bridge in order to repair the cables.", "in order to repair the cables"),
+        ("He left the meeting early, saying he was ill.", "saying he was ill"),
+        ("The mayor was the first to arrive.", None),  # an infinitive that gives no purpose
+        ("Officials decided to close the schools.", None),
+        ("Shares fell sharply, wiping out a year of gains.", None),  # a result, not a reason
         ("The council met on Monday and approved the budget.", None),
     ],
 )

@@ -13,7 +13,7 @@ import re
 
 from rag.answering.language import ROLE_NOUNS, QuestionWords, asked_what_is
 from rag.answering.parsing import parse
-from rag.text import STOPWORDS, fold
+from rag.text import STOPWORDS, fold, stem
 
 # A person referred to, not named: a pronoun, or "the" + a role ("the host of the meeting").
 REFERS = re.compile(rf"\b(?:he|she|him|his|her)\b|\bthe\s+(?:[a-z]+\s+){{0,2}}(?:{ROLE_NOUNS})\b")
@@ -30,13 +30,22 @@ LOOKBACK = 6  # sentences searched back for the name a reference points to
 # ("because it requires …", "so that …") or a noun phrase ("because of the storm", "due to …").
 REASON_CLAUSE = ("because", "since", "so", "as")  # as the `mark` of a clause
 REASON_PHRASE = {("because", "of"), ("due", "to"), ("owing", "to"), ("thanks", "to")}
+# Where no word says "because": a clause of a verb of fearing, judging or saying hung on the
+# sentence's verb ("opposed the deal, fearing that jobs would be cut"; "blocked the merger, ruling
+# that …"), or of purpose ("sold the shares to raise money"): news gives many reasons so.
+REASON_PARTICIPLES = frozenset(stem(w) for w in (
+    "fear", "worry", "cite", "argue", "say", "claim", "rule", "note", "warn", "insist", "complain",
+    "hope", "believe", "accuse", "allege", "find", "conclude", "judge",
+))
 
 
 def reason_in(text: str) -> tuple[int, int] | None:
     """(start, end) in `text` of the reason it gives, without the word that introduces it: the
     clause after "because" (or "since", "so that", "as" marking a clause of reason) or the phrase
-    after "because of", "due to", "owing to", "thanks to"; None where it gives none. From spaCy's
-    parse rather than a pattern, so that the clause ends where it ends ("…, because X, Y said")."""
+    after "because of", "due to", "owing to", "thanks to"; where no such word is, a clause of fearing,
+    judging or saying ("…, fearing that …") or of purpose ("… to raise money", "in order to …")
+    hung on the sentence's verb; None where it gives none. From spaCy's parse rather than a
+    pattern, so that the clause ends where it ends ("…, because X, Y said")."""
     doc = parse(text)
     for tok in doc:
         word = tok.lower_
@@ -51,6 +60,19 @@ def reason_in(text: str) -> tuple[int, int] | None:
             obj = next((t for t in after.children if t.dep_ == "pobj"), None) or next(
                 (t for t in tok.children if t.dep_ == "pobj"), None)
             words = list(obj.subtree) if obj is not None else []
+        else:
+            continue
+        words = [t for t in words if not t.is_punct or words[0].i < t.i < words[-1].i]
+        if words:
+            return words[0].idx, words[-1].idx + len(words[-1].text)
+    for tok in doc:
+        if tok.i + 2 < len(doc) and tok.lower_ == "in" and doc[tok.i + 1].lower_ == "order" and doc[tok.i + 2].lower_ == "to":
+            words = list(tok.subtree)  # "closed the bridge in order to repair it"
+        elif tok.dep_ == "advcl" and tok.i > tok.head.i and (
+            (tok.tag_ == "VBG" and stem(fold(tok.text)) in REASON_PARTICIPLES)
+            or (tok.tag_ == "VB" and any(t.dep_ == "aux" and t.lower_ == "to" for t in tok.children))
+        ):
+            words = list(tok.subtree)
         else:
             continue
         words = [t for t in words if not t.is_punct or words[0].i < t.i < words[-1].i]
@@ -104,7 +126,7 @@ def follower(corpus, article_id: str, index: int, wh: str) -> int | None:
     if index + 1 >= len(sents) or sents[index + 1].paragraph != sents[index].paragraph:
         return None
     here, nxt = corpus.sentence_text(article_id, index), corpus.sentence_text(article_id, index + 1)
-    if wh == "why" and not CAUSAL.search(here) and (CAUSAL.search(nxt) or CARRIES_ON.match(nxt)):
+    if wh == "why" and not CAUSAL.search(here) and reason_in(here) is None and (CAUSAL.search(nxt) or CARRIES_ON.match(nxt)):
         return index + 1
     is_list = here.count(",") >= 2 or ";" in here or bool(re.search(r"\w,\s+[^,]+\s+and\s+\w", here))
     if wh in ("who", "what", "which") and is_list and MORE_OF_A_LIST.match(nxt) and ("," in nxt or ";" in nxt):
