@@ -177,6 +177,24 @@ def test_key_facts_rules():
     assert missing_facts("How many times was it hit?", "The wall was hit twice.", rules=ALL_RULES) == []
 
 
+@pytest.mark.parametrize(
+    ("question", "evidence", "missing"),
+    [
+        # The title names both companies, so the name alone is "found"; the sentence gives the chief
+        # executive to the other one.
+        ("Who is the chief executive of Baltic Freight?",
+         "Nordline's chief executive, Tomas Berg, argued for the deal.", ["baltic freight"]),
+        ("Who is the chief executive of Nordline?", "Nordline's chief executive, Tomas Berg, argued for the deal.", []),
+        ("Who is the mayor of Port Elwin?", "The mayor of Ardley, Claire Dubois, said so.", ["elwin port"]),
+        ("Who is the mayor of Port Elwin?", "The mayor, Claire Dubois, said so.", []),  # no other town's
+        ("Who is the mayor of Port Elwin?", "The mayor of Port Elwin and the mayor of Ardley met.", []),
+    ],
+)
+def test_a_thing_the_evidence_gives_to_another_name_is_a_missing_fact(question, evidence, missing):
+    title = "Court blocks merger of Nordline and Baltic Freight in Port Elwin and Ardley"
+    assert missing_facts(question, evidence, title) == missing
+
+
 def test_a_follow_up_chain_of_four_turns_keeps_the_thread(council):
     history: list[dict[str, str]] = []
 

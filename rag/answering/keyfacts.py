@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from rag.answering.language import ROLE_NOUNS
+from rag.answering.parsing import parse
 from rag.text import STOPWORDS, fold, numbers, prefix, stem, terms
 
 _RELATIVE_DATE = re.compile(
@@ -106,6 +107,43 @@ def _names(question: str) -> set[str]:
     }
 
 
+def _owners(text: str) -> dict[str, set[frozenset[str]]]:
+    """Each thing `text` says belongs to a name (by the thing's stem), with the stems of each name
+    it belongs to: "Nordline's chief executive" and "the chief executive of Nordline" both give
+    "execut" -> {"nordlin"} (from spaCy's parse: a possessive name, or "of" and a name)."""
+    out: dict[str, set[frozenset[str]]] = {}
+    for tok in parse(text):
+        if tok.pos_ not in ("NOUN", "PROPN"):
+            continue
+        for child in tok.children:
+            owner = child if child.dep_ == "poss" and child.pos_ == "PROPN" else None
+            if child.dep_ == "prep" and child.lower_ == "of":
+                owner = next((t for t in child.children if t.dep_ == "pobj" and t.pos_ == "PROPN"), None)
+            if owner is not None:
+                name = frozenset(stem(fold(t.text)) for t in owner.subtree if t.pos_ == "PROPN")
+                out.setdefault(stem(fold(tok.text)), set()).add(name)
+    return out
+
+
+def _owner_swapped(question: str, evidence: str) -> list[str]:
+    """The names the question gives a thing to ("the chief executive of Baltic Freight") that the
+    evidence does not name, where it gives the same thing to another name ("Nordline's chief
+    executive"): a swapped name, which the article's title (naming both companies) would otherwise
+    vouch for. Where the evidence names the question's name too, it may say it otherwise ("Tesla
+    became a friend of Mark Twain" for "Tesla's friend"), so that is left to the other rules."""
+    asked = _owners(question)
+    if not asked:
+        return []
+    said = set(terms(evidence))
+    given = _owners(evidence)
+    swapped = []
+    for thing, names in asked.items():
+        for name in names:
+            if given.get(thing) and not any(_found(n, said, {prefix(t) for t in said}) for n in name):
+                swapped.append(" ".join(sorted(name)))
+    return swapped
+
+
 def _found(name: str, found_terms: set[str], found_prefixes: set[str]) -> bool:
     """Whether a name's stem is among `found_terms` (by itself, its prefix or its country family)."""
     return name in found_terms or prefix(name) in found_prefixes or bool(_FAMILY_OF.get(name, frozenset()) & found_terms)
@@ -165,6 +203,7 @@ def missing_facts(
             _found(n, seen_terms, seen_prefixes) for n in asked
         ):
             missing.append(" and ".join(asked))
+        missing += _owner_swapped(question, evidence)
     counted = _COUNTED.search(question) if "counted" in rules else None
     counted_word = (counted.group(1) or counted.group(2)) if counted else None
     if counted_word and fold(counted_word) not in STOPWORDS:
