@@ -711,3 +711,70 @@ def test_how_much_it_cost_is_answered_from_a_likely_sentence_that_names_an_amoun
     assert "2014" in ctx.corpus.sentence_text("stadium", answerer.verdict(ctx).cands[0].index)  # best-scored
     answer = assistant.ask(question)
     assert answer.short_answer is not None and answer.short_answer.text == "$1.2 billion"
+
+
+def test_what_a_deal_was_worth_is_said_by_an_amount_of_money(assistant):
+    from rag.types import Article
+
+    # "worth" is in no sentence: the amount says it (the question's words must be in the passage).
+    text = ("Two rail companies announced a €4.2 billion deal in March. "
+            "The deal was blocked by a court in Hamburg on Tuesday. The union had opposed the deal. "
+            "Shippers said the deal would raise prices. The deal's backers will appeal.")
+    assistant.index_articles([Article(id="deal", title="Rail merger", source="test", text=text)])
+    _answerer(assistant, FakeReader("€4.2 billion", found=1.0))  # not so sure that words need not match
+    answer = assistant.ask("How much was the deal worth?")
+    assert not answer.refused, answer.text
+    assert answer.short_answer is not None and answer.short_answer.text == "€4.2 billion"
+
+
+def test_how_many_is_not_answered_by_a_year(assistant):
+    from rag.types import Article
+
+    text = ("The company must buy new locomotives to meet emission rules by 2030. "
+            "It ordered 40 locomotives last year. About 52 percent of its drivers backed the order.")
+    assistant.index_articles([Article(id="rail", title="Rail company", source="test", text=text)])
+    _answerer(assistant, FakeReader("2030"))
+    assert assistant.ask("How many new locomotives must the company buy to meet emission rules?").refused
+    _answerer(assistant, FakeReader("40"))
+    answer = assistant.ask("How many locomotives did the company order last year?")
+    assert answer.short_answer is not None and answer.short_answer.text == "40"
+    # A share counts ("How many Victorians are Catholic?" "26.7%").
+    _answerer(assistant, FakeReader("52 percent"))
+    answer = assistant.ask("How many of its drivers backed the order?")
+    assert answer.short_answer is not None and answer.short_answer.text == "52 percent"
+
+
+def test_a_sentence_whose_likeliest_words_are_the_questions_gives_way_to_a_likely_one_that_answers(assistant):
+    from rag.types import Article
+
+    text = ("The Federal Cartel Office had opposed the merger since last summer. "
+            "Its president, Andreas Mundt, welcomed the ruling on Tuesday.")
+    assistant.index_articles([Article(id="office", title="Merger ruling", source="test", text=text)])
+
+    class Echo(FakeReader):
+        def read(self, question, sentences, evidence, exclude=()):
+            from rag.answering.reader import Reading
+            out = []
+            for s in sentences:  # the office's own name likelier than the president's
+                span = "The Federal Cartel Office" if s.startswith("The Federal") else "Andreas Mundt"
+                at = s.find(span)
+                out.append(Reading(4.0 if span.startswith("The") else 3.0, at, at + len(span)) if at >= 0
+                           else Reading(-4.0, 0, 0))
+            return out
+
+    _answerer(assistant, Echo("unused"))
+    answer = assistant.ask("Who is the president of the Federal Cartel Office?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Andreas Mundt"
+
+
+def test_why_is_answered_by_the_reason_a_participle_gives_not_the_next_sentence(assistant):
+    from rag.types import Article
+
+    text = ("The rail union EVG opposed the merger of the two companies, fearing that up to 1,500 jobs "
+            "would be cut. It has 180,000 members.")
+    assistant.index_articles([Article(id="union", title="Union", source="test", text=text)])
+    _answerer(assistant, FakeReader("EVG"))  # the reader bolds the union's name
+    answer = assistant.ask("Why did the rail union oppose the merger?")
+    assert answer.short_answer is not None
+    assert answer.short_answer.text == "fearing that up to 1,500 jobs would be cut"
+    assert [c.quote for c in answer.citations] == [text.split(" It has")[0]]

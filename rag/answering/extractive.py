@@ -124,6 +124,14 @@ _ASKS_MONEY = re.compile(
     r"|\bhow\s+much\s+(?:money|funding|cash)\b",
     re.IGNORECASE,
 )
+# A year, after the words that give one: not a count. (A share is: "How many Victorians are
+# Catholic?" is answered "26.7%".)
+_YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
+_BEFORE_A_YEAR = re.compile(r"\b(?:in|by|since|until|till|before|after|from|of|to|early|late|mid|around|circa)\s*-?\s*$"
+                            r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+(?:\d{1,2},?\s+)?$", re.IGNORECASE)
+# Words of a question that asks for an amount ("How much was the deal worth?") which any amount of
+# money says: "the €4.2 billion deal" says what the deal was worth.
+_SAID_BY_AN_AMOUNT = frozenset(terms("cost costs worth price money cash"))
 # An amount of money: a currency sign or a currency's name.
 _MONEY = re.compile(
     r"[$€£¥₹]|\b(?:dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|francs?|rupees?|roubles?|rubles?|"
@@ -195,6 +203,7 @@ class ExtractiveAnswerer:
         q_names = question_names(question)
         q_weight = sum(corpus.idf(t) for t in q_terms) or 1.0
         qtype = question_type(question)
+        money_words = q_set & _SAID_BY_AN_AMOUNT if _ASKS_MONEY.search(question) else set()
         seen: set[tuple[str, int]] = set()
         cands: list[Candidate] = []
         for rank, hit in enumerate(hits):
@@ -214,6 +223,8 @@ class ExtractiveAnswerer:
                 own = sent_terms[i] | said_in_other_words(question, corpus.sentence_text(chunk.article_id, i))
                 # "What did the storm bring?" is said by "Storm Hilda brought winds …".
                 own |= {base_stem(t) for t in own if base_stem(t) != t}
+                if money_words and _says_money(corpus.sentence_text(chunk.article_id, i)):
+                    own |= money_words
                 near: set[str] = set()
                 for j in (i - 1, i + 1):
                     if 0 <= j < len(sents) and sents[j].paragraph == sent.paragraph:
@@ -336,8 +347,27 @@ class ExtractiveAnswerer:
             chosen = next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
                            and c.lexical + c.context >= chosen.lexical + chosen.context
                            and misses(c) <= most and says(corpus.sentence_text(c.article_id, c.index))), chosen)
+        if self._echoes(search, chosen, read, corpus):
+            # "Who is the president of the Federal Cartel Office?" is not answered by "The Federal
+            # Cartel Office, which had opposed …" whose likeliest words are the question's own, where
+            # the reader finds the next sentence likely too ("Its president, Andreas Mundt, …").
+            chosen = next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
+                           and c.lexical + c.context >= chosen.lexical + chosen.context
+                           and misses(c) <= most and not self._echoes(search, c, read, corpus)), chosen)
         verdict.primary = chosen
         return self._with_key_facts(search, corpus, verdict)
+
+    @staticmethod
+    def _echoes(question: str, c: Candidate, read, corpus) -> bool:
+        """Whether the reader's span in sentence `c` says only words of the question (a span of
+        no content word included; no span is not an echo)."""
+        reading = next((r for c2, r, _ in read if c2 is c), None)
+        if reading is None or reading.end <= reading.start:
+            return False
+        asked = set(terms(question))
+        asked_prefixes = {prefix(a) for a in asked}
+        said = terms(corpus.sentence_text(c.article_id, c.index)[reading.start : reading.end])
+        return all(t in asked or prefix(t) in asked_prefixes for t in said)
 
     def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
         """No answer where the chosen sentence matches the question's words but not what it pins
@@ -407,7 +437,7 @@ class ExtractiveAnswerer:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
-        if picked and wh == "how_many" and (counted := self._counted(primary_text, picked[0])) != picked[0]:
+        if picked and wh == "how_many" and (counted := self._counted(primary_text, picked[0], count=bool(_HOW_MANY.search(search)))) != picked[0]:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
@@ -568,12 +598,12 @@ class ExtractiveAnswerer:
         return found
 
     @staticmethod
-    def _counted(sentence: str, reading: Reading) -> Reading | None:
+    def _counted(sentence: str, reading: Reading, *, count: bool = False) -> Reading | None:
         """The reading with its span moved to the likeliest of its spans that says a number in at
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
         return reading.likeliest(lambda a, z: len(sentence[a:z].split()) <= MAX_COUNT_WORDS
-                                 and _says_a_number(sentence, a, z))
+                                 and _says_a_number(sentence, a, z, count=count))
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):
@@ -614,20 +644,27 @@ def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
     return None
 
 
-def _says_a_number(sentence: str, a: int = 0, z: int | None = None) -> bool:
+def _says_a_number(sentence: str, a: int = 0, z: int | None = None, *, count: bool = False) -> bool:
     """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few"); "no one" and
     "someone" count nothing, "some 150" does, and a number joined to a name ("G-7", "F-16",
-    "COVID-19") is part of the name."""
+    "COVID-19") is part of the name. With `count` (for "how many"), a number that may count things:
+    not a year ("by 2030")."""
     z = len(sentence) if z is None else z
 
     def counts(m: re.Match) -> bool:
         before = sentence[: a + m.start()]
         if re.search(r"[A-Za-z]-$", before):
             return False
+        if count and _YEAR.fullmatch(m.group(0).rstrip(".,")) and _BEFORE_A_YEAR.search(before):
+            return False  # "How many locomotives …?" is not answered by "… emission rules by 2030"
         return m.group(0).lower() != "one" or not re.search(r"\b(?:no|any|some|every)\s*$", before, re.IGNORECASE)
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
         re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
+
+
+def _says_a_count(sentence: str, a: int = 0, z: int | None = None) -> bool:
+    return _says_a_number(sentence, a, z, count=True)
 
 
 def _says_money(sentence: str) -> bool:
@@ -637,4 +674,4 @@ def _says_money(sentence: str) -> bool:
 
 # What a sentence must say to answer such a question at all: an amount of money for "how much did it
 # cost", a number for "how many" (the first that applies is also what the sentence choice prefers).
-_MUST_SAY = ((_ASKS_MONEY, _says_money), (_HOW_MANY, _says_a_number))
+_MUST_SAY = ((_ASKS_MONEY, _says_money), (_HOW_MANY, _says_a_count))
