@@ -107,6 +107,10 @@ def _names(question: str) -> set[str]:
     }
 
 
+# "of" and a name, or a name's possessive: a question that may give something to a name.
+_GIVES_TO_A_NAME = re.compile(r"\bof\s+(?:the\s+)?[A-Z]|[A-Z][\w-]*['’]s?(?=\s)")
+
+
 def _owners(text: str) -> dict[str, set[frozenset[str]]]:
     """Each thing `text` says belongs to a name (by the thing's stem), with the stems of each name
     it belongs to: "Nordline's chief executive" and "the chief executive of Nordline" both give
@@ -131,17 +135,20 @@ def _owner_swapped(question: str, evidence: str) -> list[str]:
     executive"): a swapped name, which the article's title (naming both companies) would otherwise
     vouch for. Where the evidence names the question's name too, it may say it otherwise ("Tesla
     became a friend of Mark Twain" for "Tesla's friend"), so that is left to the other rules."""
-    asked = _owners(question)
-    if not asked:
+    # Parsing costs milliseconds: only a question that gives something to a name is parsed, and only
+    # evidence that says the thing without the name.
+    if not _GIVES_TO_A_NAME.search(question):
         return []
     said = set(terms(evidence))
+    said_prefixes = {prefix(t) for t in said}
+    if all(_found(n, said, said_prefixes) for n in _names(question)):
+        return []
+    unnamed = [(thing, name) for thing, names in _owners(question).items() for name in names
+               if thing in said and not any(_found(n, said, said_prefixes) for n in name)]
+    if not unnamed:
+        return []
     given = _owners(evidence)
-    swapped = []
-    for thing, names in asked.items():
-        for name in names:
-            if given.get(thing) and not any(_found(n, said, {prefix(t) for t in said}) for n in name):
-                swapped.append(" ".join(sorted(name)))
-    return swapped
+    return [" ".join(sorted(name)) for thing, name in unnamed if given.get(thing)]
 
 
 def _found(name: str, found_terms: set[str], found_prefixes: set[str]) -> bool:
