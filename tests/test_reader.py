@@ -265,6 +265,31 @@ class FakeReader:
     probabilities = Reader.probabilities
 
 
+class LogitsReader(FakeReader):
+    """A reader that finds in each sentence the first of `spans` it holds, with that span's logit."""
+
+    def __init__(self, spans: dict[str, float]):
+        super().__init__(next(iter(spans)))
+        self.spans = spans
+
+    def read(self, question, sentences, evidence, exclude=()):
+        from rag.answering.reader import Reading
+
+        out = []
+        for s in sentences:
+            span, logit = next(((x, v) for x, v in self.spans.items() if x in s), ("", self.missed))
+            at = s.find(span) if span else 0
+            out.append(Reading(logit, at, at + len(span)))
+        return out
+
+
+def _short(assistant, reader, question: str) -> str | None:
+    """The short answer `assistant` gives to `question` read by `reader` (None: none, or a refusal)."""
+    _answerer(assistant, reader)
+    answer = assistant.ask(question)
+    return answer.short_answer.text if answer.short_answer else None
+
+
 def _answerer(assistant, reader):
     answerer = assistant._answer_pipeline().answerer  # noqa: SLF001 - the test swaps the reader
     answerer._reader = reader  # noqa: SLF001
@@ -695,18 +720,9 @@ def test_how_much_it_cost_is_answered_from_a_likely_sentence_that_names_an_amoun
             "It cost $1.2 billion.")
     assistant.index_articles([Article(id="stadium", title="Stadium", source="test", text=text)])
 
-    class Both(FakeReader):
-        def read(self, question, sentences, evidence, exclude=()):
-            from rag.answering.reader import Reading
-            out = []
-            for s in sentences:  # the year a little likelier than the amount
-                span = "2014" if "2014" in s else "$1.2 billion"
-                at = s.find(span)
-                out.append(Reading(4.0 if span == "2014" else 3.5, at, at + len(span)))
-            return out
-
     question = "How much did the new stadium of the Riverton club cost?"
-    answerer = _answerer(assistant, Both("2014"))
+    # The year a little likelier than the amount.
+    answerer = _answerer(assistant, LogitsReader({"2014": 4.0, "$1.2 billion": 3.5}))
     ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
     assert "2014" in ctx.corpus.sentence_text("stadium", answerer.verdict(ctx).cands[0].index)  # best-scored
     answer = assistant.ask(question)
@@ -721,10 +737,8 @@ def test_what_a_deal_was_worth_is_said_by_an_amount_of_money(assistant):
             "The deal was blocked by a court in Hamburg on Tuesday. The union had opposed the deal. "
             "Shippers said the deal would raise prices. The deal's backers will appeal.")
     assistant.index_articles([Article(id="deal", title="Rail merger", source="test", text=text)])
-    _answerer(assistant, FakeReader("€4.2 billion", found=1.0))  # not so sure that words need not match
-    answer = assistant.ask("How much was the deal worth?")
-    assert not answer.refused, answer.text
-    assert answer.short_answer is not None and answer.short_answer.text == "€4.2 billion"
+    reader = FakeReader("€4.2 billion", found=1.0)  # not so sure that the words need not match
+    assert _short(assistant, reader, "How much was the deal worth?") == "€4.2 billion"
 
 
 def test_how_many_is_not_answered_by_a_year(assistant):
@@ -735,13 +749,9 @@ def test_how_many_is_not_answered_by_a_year(assistant):
     assistant.index_articles([Article(id="rail", title="Rail company", source="test", text=text)])
     _answerer(assistant, FakeReader("2030"))
     assert assistant.ask("How many new locomotives must the company buy to meet emission rules?").refused
-    _answerer(assistant, FakeReader("40"))
-    answer = assistant.ask("How many locomotives did the company order last year?")
-    assert answer.short_answer is not None and answer.short_answer.text == "40"
+    assert _short(assistant, FakeReader("40"), "How many locomotives did the company order last year?") == "40"
     # A share counts ("How many Victorians are Catholic?" "26.7%").
-    _answerer(assistant, FakeReader("52 percent"))
-    answer = assistant.ask("How many of its drivers backed the order?")
-    assert answer.short_answer is not None and answer.short_answer.text == "52 percent"
+    assert _short(assistant, FakeReader("52 percent"), "How many of its drivers backed the order?") == "52 percent"
 
 
 def test_a_sentence_whose_likeliest_words_are_the_questions_gives_way_to_a_likely_one_that_answers(assistant):
@@ -751,20 +761,9 @@ def test_a_sentence_whose_likeliest_words_are_the_questions_gives_way_to_a_likel
             "Its president, Andreas Mundt, welcomed the ruling on Tuesday.")
     assistant.index_articles([Article(id="office", title="Merger ruling", source="test", text=text)])
 
-    class Echo(FakeReader):
-        def read(self, question, sentences, evidence, exclude=()):
-            from rag.answering.reader import Reading
-            out = []
-            for s in sentences:  # the office's own name likelier than the president's
-                span = "The Federal Cartel Office" if s.startswith("The Federal") else "Andreas Mundt"
-                at = s.find(span)
-                out.append(Reading(4.0 if span.startswith("The") else 3.0, at, at + len(span)) if at >= 0
-                           else Reading(-4.0, 0, 0))
-            return out
-
-    _answerer(assistant, Echo("unused"))
-    answer = assistant.ask("Who is the president of the Federal Cartel Office?")
-    assert answer.short_answer is not None and answer.short_answer.text == "Andreas Mundt"
+    # The office's own name likelier than the president's.
+    reader = LogitsReader({"The Federal Cartel Office": 4.0, "Andreas Mundt": 3.0})
+    assert _short(assistant, reader, "Who is the president of the Federal Cartel Office?") == "Andreas Mundt"
 
 
 def test_why_is_answered_by_the_reason_a_participle_gives_not_the_next_sentence(assistant):
