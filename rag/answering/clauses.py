@@ -99,7 +99,7 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
     return _verb(root.text), particle, dangling.lower_ if dangling is not None else None, rest
 
 
-def _complement(verb, preposition: str | None, named: set[str] = frozenset()) -> list:
+def _complement(verb, preposition: str | None, named: set[str] | frozenset[str] = frozenset()) -> list:
     """The tokens of what `verb` takes as its object: the object of `preposition` where the question
     ends on one ("asked for more"; "committed to create a coalition"), else its clause ("said that
     …"; "“…,” he stressed"), else its direct object. A clause after the verb runs to the end of the
@@ -147,8 +147,8 @@ def _complement(verb, preposition: str | None, named: set[str] = frozenset()) ->
     if head.dep_ == "oprd":
         # What it was called ends at a comma or at another verb of the sentence ("called it packet
         # switching, a more accessible name, and proposed …").
-        words = words[: next((k for k, t in enumerate(words) if t.text in ",;" or t.dep_ in ("cc", "conj")
-                              and t.head.i == verb.i), len(words))]
+        words = words[: next((k for k, t in enumerate(words)
+                              if t.text in ",;" or (t.dep_ in ("cc", "conj") and t.head.i == verb.i)), len(words))]
     for k in range(1, len(words)):
         # (A relative clause inside the clause's subject stays: "said Baltic Freight, which lost
         # money …, would now struggle …".)

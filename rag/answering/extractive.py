@@ -437,7 +437,8 @@ class ExtractiveAnswerer:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
-        if picked and wh == "how_many" and (counted := self._counted(primary_text, picked[0], count=bool(_HOW_MANY.search(search)))) != picked[0]:
+        count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
+        if picked and wh == "how_many" and (counted := self._counted(primary_text, picked[0], count=count)) != picked[0]:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
