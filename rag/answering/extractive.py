@@ -215,15 +215,16 @@ class ExtractiveAnswerer:
                 if (chunk.article_id, i) in seen:
                     continue
                 seen.add((chunk.article_id, i))
-                if is_heading(corpus.sentence_text(chunk.article_id, i), corpus.titles.get(chunk.article_id, "")):
+                text = corpus.sentence_text(chunk.article_id, i)
+                if is_heading(text, corpus.titles.get(chunk.article_id, "")):
                     continue  # a title labels the text; it says nothing that answers
                 sent = sents[i]
                 # A country the question names in other words than the sentence ("Spain" for
                 # "Spanish", "the United States" for "the US") counts as said.
-                own = sent_terms[i] | said_in_other_words(question, corpus.sentence_text(chunk.article_id, i))
+                own = sent_terms[i] | said_in_other_words(question, text)
                 # "What did the storm bring?" is said by "Storm Hilda brought winds …".
                 own |= {base_stem(t) for t in own if base_stem(t) != t}
-                if money_words and _says_money(corpus.sentence_text(chunk.article_id, i)):
+                if money_words and _says_money(text):
                     own |= money_words
                 near: set[str] = set()
                 for j in (i - 1, i + 1):
@@ -240,9 +241,7 @@ class ExtractiveAnswerer:
                     )
                 # An answer adds something the question does not already say.
                 c.novelty = min(1.0, len(own - q_set) / 8)
-                if qtype and type_spans(
-                    corpus.sentence_text(chunk.article_id, i), qtype, q_set, corpus.names(chunk.article_id)
-                ):
+                if qtype and type_spans(text, qtype, q_set, corpus.names(chunk.article_id)):
                     c.type_match = 1.0
                 cands.append(c)
         w = self.weights
@@ -325,13 +324,21 @@ class ExtractiveAnswerer:
             return verdict
         # The most likely sentence, but never one that matches fewer of the question's key facts
         # (another harbour's number, another year) than the best-scored one does.
+        missed: dict[tuple[str, int], int] = {}
+
         def misses(c: Candidate) -> int:
             # Names looked for as the refusal looks for them (`_misses_key_facts`): "Who is the mayor
             # of Port Elwin?" is answered from "The mayor, Claire Dubois, …", which need not repeat
-            # the town the article is about.
-            return len(missing_facts(search, evidence_of(corpus, c.article_id, c.index),
-                                     corpus.titles.get(c.article_id, ""), ALL_RULES,
-                                     corpus.article_terms(c.article_id), corpus.article_prefixes(c.article_id)))
+            # the town the article is about. Once a sentence: the rules below ask again.
+            key = (c.article_id, c.index)
+            if key not in missed:
+                missed[key] = len(missing_facts(
+                    search, evidence_of(corpus, c.article_id, c.index), corpus.titles.get(c.article_id, ""),
+                    ALL_RULES, corpus.article_terms(c.article_id), corpus.article_prefixes(c.article_id)))
+            return missed[key]
+
+        def text(c: Candidate) -> str:
+            return corpus.sentence_text(c.article_id, c.index)
 
         most = misses(cands[0])
         chosen, p_chosen = next(((c, p) for c, _, p in read if misses(c) <= most), read[0][::2])
@@ -339,35 +346,39 @@ class ExtractiveAnswerer:
         first = next(((r, p) for c, r, p in read if c is cands[0]), None)
         if first is not None and not first[0].passed_over and p_chosen < SWITCH_RATIO * first[1]:
             chosen, p_chosen = cands[0], first[1]
-        if says is not None and not says(corpus.sentence_text(chosen.article_id, chosen.index)):
+
+        def instead(fits: Callable[[Candidate], bool]) -> Candidate:
+            """A sentence read that `fits`, if the reader finds it likely too (KIND_SWITCH_RATIO), it or
+            its neighbours hold as many of the question's words and it misses no more key facts; else
+            the chosen one."""
+            return next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
+                         and c.lexical + c.context >= chosen.lexical + chosen.context
+                         and misses(c) <= most and fits(c)), chosen)
+
+        if says is not None and not says(text(chosen)):
             # "What did Scholz say?" is answered by the sentence in which he says something ("Scholz
             # said … that Germany cannot …"), not by the one that lists him; "How much did it cost?"
-            # by one with an amount of money: if the reader finds it likely too, and it or its
-            # neighbours hold as many of the question's words.
-            chosen = next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
-                           and c.lexical + c.context >= chosen.lexical + chosen.context
-                           and misses(c) <= most and says(corpus.sentence_text(c.article_id, c.index))), chosen)
-        if self._echoes(search, chosen, read, corpus):
+            # by one with an amount of money.
+            chosen = instead(lambda c: says(text(c)))
+        readings = {id(c): r for c, r, _ in read}
+        asked = set(terms(search))
+        asked_prefixes = {prefix(t) for t in asked}
+
+        def echoes(c: Candidate) -> bool:
+            """Whether the reader's span in sentence `c` says only words of the question (a span of no
+            content word included; no span is not an echo)."""
+            r = readings.get(id(c))
+            if r is None or r.end <= r.start:
+                return False
+            return all(t in asked or prefix(t) in asked_prefixes for t in terms(text(c)[r.start : r.end]))
+
+        if echoes(chosen):
             # "Who is the president of the Federal Cartel Office?" is not answered by "The Federal
             # Cartel Office, which had opposed …" whose likeliest words are the question's own, where
             # the reader finds the next sentence likely too ("Its president, Andreas Mundt, …").
-            chosen = next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
-                           and c.lexical + c.context >= chosen.lexical + chosen.context
-                           and misses(c) <= most and not self._echoes(search, c, read, corpus)), chosen)
+            chosen = instead(lambda c: not echoes(c))
         verdict.primary = chosen
         return self._with_key_facts(search, corpus, verdict)
-
-    @staticmethod
-    def _echoes(question: str, c: Candidate, read, corpus) -> bool:
-        """Whether the reader's span in sentence `c` says only words of the question (a span of
-        no content word included; no span is not an echo)."""
-        reading = next((r for c2, r, _ in read if c2 is c), None)
-        if reading is None or reading.end <= reading.start:
-            return False
-        asked = set(terms(question))
-        asked_prefixes = {prefix(a) for a in asked}
-        said = terms(corpus.sentence_text(c.article_id, c.index)[reading.start : reading.end])
-        return all(t in asked or prefix(t) in asked_prefixes for t in said)
 
     def _with_key_facts(self, question: str, corpus, verdict: Verdict) -> Verdict:
         """No answer where the chosen sentence matches the question's words but not what it pins

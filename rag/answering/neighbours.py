@@ -10,6 +10,7 @@ it. Each rule is narrow on purpose: a neighbour is cited only when the sentence 
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 from rag.answering.language import ROLE_NOUNS, QuestionWords, asked_what_is
 from rag.answering.parsing import parse
@@ -47,6 +48,15 @@ def reason_in(text: str) -> tuple[int, int] | None:
     hung on the sentence's verb; None where it gives none. From spaCy's parse rather than a
     pattern, so that the clause ends where it ends ("…, because X, Y said")."""
     doc = parse(text)
+    for words in chain(_after_a_word_of_reason(doc), _hung_on_the_verb(doc)):
+        words = [t for t in words if not t.is_punct or words[0].i < t.i < words[-1].i]
+        if words:
+            return words[0].idx, words[-1].idx + len(words[-1].text)
+    return None
+
+
+def _after_a_word_of_reason(doc):
+    """The words of each reason a word introduces ("because …", "due to …"), in order."""
     for tok in doc:
         word = tok.lower_
         if tok.dep_ == "mark" and word in REASON_CLAUSE and tok.head.i > tok.i:
@@ -54,31 +64,25 @@ def reason_in(text: str) -> tuple[int, int] | None:
                 continue  # "so" alone marks a result, not a reason
             if word in ("since", "as") and any(t.ent_type_ in ("DATE", "TIME") for t in tok.head.subtree):
                 continue  # "since 2014", "as the year ended": time, not a reason
-            words = [t for t in tok.head.subtree if t.i > tok.i + (word == "so")]
+            yield [t for t in tok.head.subtree if t.i > tok.i + (word == "so")]
         elif tok.i + 1 < len(doc) and (word, doc[tok.i + 1].lower_) in REASON_PHRASE:
             after = doc[tok.i + 1]
             obj = next((t for t in after.children if t.dep_ == "pobj"), None) or next(
                 (t for t in tok.children if t.dep_ == "pobj"), None)
-            words = list(obj.subtree) if obj is not None else []
-        else:
-            continue
-        words = [t for t in words if not t.is_punct or words[0].i < t.i < words[-1].i]
-        if words:
-            return words[0].idx, words[-1].idx + len(words[-1].text)
+            yield list(obj.subtree) if obj is not None else []
+
+
+def _hung_on_the_verb(doc):
+    """The words of each reason given without such a word: "in order to …", a participle of fearing
+    or saying, an infinitive of purpose."""
     for tok in doc:
         if tok.i + 2 < len(doc) and tok.lower_ == "in" and doc[tok.i + 1].lower_ == "order" and doc[tok.i + 2].lower_ == "to":
-            words = list(tok.subtree)  # "closed the bridge in order to repair it"
+            yield list(tok.subtree)  # "closed the bridge in order to repair it"
         elif tok.dep_ == "advcl" and tok.i > tok.head.i and (
             (tok.tag_ == "VBG" and stem(fold(tok.text)) in REASON_PARTICIPLES)
             or (tok.tag_ == "VB" and any(t.dep_ == "aux" and t.lower_ == "to" for t in tok.children))
         ):
-            words = list(tok.subtree)
-        else:
-            continue
-        words = [t for t in words if not t.is_punct or words[0].i < t.i < words[-1].i]
-        if words:
-            return words[0].idx, words[-1].idx + len(words[-1].text)
-    return None
+            yield list(tok.subtree)
 
 
 def asks_what_someone_named_is(question: str, sentence: str) -> bool:
