@@ -16,6 +16,10 @@
    holds a gold answer, and the share of unanswerable questions refused at 2 / 5 / 10 % false
    refusals. `calibrate` stores the refusal threshold on P(none) with the weights: the one that
    refuses `--rate` of the answerable held-out questions.
+4. `choose`: from held-out readings with their features (`predict` writes them from a fold's saved
+   reader), a linear chooser of the sentence to answer from (`reader.Chooser`), stored with the
+   weights; with the readings of two or more folds it also reports itself fitted on the other
+   folds and measured on each, against the switch ratio.
 
 Run (about 55 minutes a fit on 2 idle cores; two folds side by side with one thread each took
 about an hour together):
@@ -26,6 +30,12 @@ about an hour together):
     python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --write
     python -m bench.fit_reader calibrate --items /tmp/reader/items.jsonl --predictions /tmp/reader/heldout2.jsonl \
         --threshold T --rate R [--read N]   # T and N from `bench.spans --pool` over the folds
+    python -m bench.fit_reader predict --items /tmp/reader/items.jsonl --weights /tmp/reader/folds2/fold3-K.safetensors \
+        --out /tmp/reader/pred2-K.jsonl                                          # K = 0, 1
+    python -m bench.fit_reader choose --items /tmp/reader/items.jsonl \
+        --predictions /tmp/reader/pred2-0.jsonl /tmp/reader/pred2-1.jsonl        # the shipped reader's
+    python -m bench.fit_reader choose --items /tmp/reader/items.jsonl --predictions /tmp/reader/pred2-1.jsonl \
+        --weights /tmp/reader/folds2/fold3-0.safetensors                        # a fold's, from the other fold's
 """
 
 from __future__ import annotations
@@ -46,8 +56,10 @@ from rag.answering.reader import (
     EVIDENCE,
     MAX_TOKENS,
     WEIGHTS,
+    Chooser,
     Reader,
     base_model_dir,
+    choice_features,
     evidence_row,
     network,
 )
@@ -222,12 +234,16 @@ def save(net, path: Path, args, extra: dict | None = None) -> None:
 
 
 def predict(reader: Reader, items: list[dict]) -> list[dict]:
+    """The reader's readings of `items`: P(none), each sentence's probability, span and what the
+    `Chooser` weighs of it."""
     out = []
     for it in items:
         readings = reader.read(it["question"], [c["text"] for c in it["cands"]], [c["evidence"] for c in it["cands"]])
         p_none, p = reader.probabilities(readings)
         out.append({"id": it["id"], "file": it["file"], "p_none": p_none, "p": p,
-                    "spans": [c["text"][r.start : r.end] for c, r in zip(it["cands"], readings)]})
+                    "spans": [c["text"][r.start : r.end] for c, r in zip(it["cands"], readings)],
+                    "features": [choice_features(r, c["evidence"], k == 0)
+                                 for k, (c, r) in enumerate(zip(it["cands"], readings))]})
     return out
 
 
@@ -275,21 +291,114 @@ def report(items: list[dict], predictions: list[dict]) -> dict:
     return result
 
 
-def calibrate(weights: Path, threshold: float, rate: float, figures: dict, read: int | None = None) -> None:
-    """Store the refusal threshold (and the held-out figures it came from) and how many sentences
-    to read when answering in the weights' metadata."""
+# --- 4. the choice of sentence ---------------------------------------------------------------------
+
+def choice_rows(items: list[dict], predictions: list[dict], read: int) -> list[tuple[np.ndarray, np.ndarray, list]]:
+    """For each answerable question, its first `read` sentences as the chooser sees them: their
+    features, whether each holds a gold answer, and each span's (EM, F1)."""
+    by_key = {(it["file"], it["id"]): it for it in items}
+    rows = []
+    for p in predictions:
+        it = by_key[(p["file"], p["id"])]
+        if it["impossible"] or "features" not in p:
+            continue
+        golds = [normalise_answer(g) for g in it["answers"] if normalise_answer(g)]
+        cands, spans = it["cands"][:read], p["spans"][:read]
+        holds = [float(any(g in normalise_answer(c["text"]) for g in golds)) for c in cands]
+        scored = [(float(normalise_answer(s) in golds), max((answer_f1(s, g) for g in it["answers"]), default=0.0))
+                  for s in spans]
+        rows.append((np.asarray(p["features"][:read], dtype=np.float64), np.asarray(holds), scored))
+    return rows
+
+
+def fit_chooser(rows, l2: float = 0.01, steps: int = 400, rate: float = 0.05) -> Chooser:
+    """A linear chooser fitted by one softmax per question over its sentences, whose target is
+    spread over the sentences holding a gold answer (questions with none teach nothing). Written
+    with numpy: scikit-learn's logistic regression fits one label a row, not a choice among a
+    question's sentences, and is not otherwise a dependency."""
+    allx = np.concatenate([x for x, _, _ in rows])
+    mean, scale = allx.mean(0), allx.std(0) + 1e-6
+    w = np.zeros(allx.shape[1])
+    useful = [((x - mean) / scale, y / y.sum()) for x, y, _ in rows if y.sum() > 0]
+    for _ in range(steps):
+        grad = np.zeros_like(w)
+        for z, target in useful:
+            s = z @ w
+            p = np.exp(s - s.max())
+            grad += z.T @ (p / p.sum() - target)
+        w -= rate * (grad / len(useful) + l2 * w)
+    return Chooser(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()))
+
+
+def choice_figures(rows, pick) -> dict:
+    """Held-out figures of a way to choose (`pick(features) -> index`): the chosen sentence holds a
+    gold answer, and its span's EM / F1."""
+    held = em = f1 = 0.0
+    for x, y, scored in rows:
+        k = pick(x)
+        held += y[k]
+        em += scored[k][0]
+        f1 += scored[k][1]
+    n = max(len(rows), 1)
+    return {"sentence_holds_gold": round(held / n, 4), "em": round(em / n, 4), "f1": round(f1 / n, 4)}
+
+
+def by_ratio(ratio: float):
+    """The choice without a chooser: the reader's likeliest by its logit, where `ratio` times as
+    likely as the best-scored sentence (`extractive.SWITCH_RATIO`)."""
+    def pick(x):
+        logits = x[:, 0]
+        p = np.exp(logits - logits.max())
+        return chosen(list(p / p.sum()), ratio)
+    return pick
+
+
+def by_chooser(chooser: Chooser):
+    return lambda x: int(np.argmax(chooser.scores(x.tolist())))
+
+
+def choose(items: list[dict], predictions: list[dict], weights: list[Path], read: int) -> None:
+    """Fit the chooser on `predictions` (held-out readings) and store it with each of `weights`.
+    Where the predictions come from more than one fold, also report it fitted on the other folds
+    and measured on each (the held-out figure), against the switch ratio."""
+    folds = sorted({p.get("fold", 0) for p in predictions})
+    figures: dict = {}
+    if len(folds) > 1:
+        pooled = {"chooser": [], "switch_ratio": []}
+        for k in folds:
+            train = choice_rows(items, [p for p in predictions if p.get("fold", 0) != k], read)
+            test = choice_rows(items, [p for p in predictions if p.get("fold", 0) == k], read)
+            pooled["chooser"].append((len(test), choice_figures(test, by_chooser(fit_chooser(train)))))
+            pooled["switch_ratio"].append((len(test), choice_figures(test, by_ratio(SWITCH_RATIO))))
+        for name, parts in pooled.items():
+            n = sum(m for m, _ in parts)
+            figures[name] = {key: round(sum(m * f[key] for m, f in parts) / n, 4) for key in parts[0][1]}
+        figures["answerable"] = n
+        print(json.dumps(figures, indent=1))
+    chooser = fit_chooser(choice_rows(items, predictions, read))
+    for path in weights:
+        update_meta(path, choice={**chooser.to_meta(), "read": read, "heldout": figures})
+        print(f"{path}: chooser stored, weights {[round(w, 3) for w in chooser.weights]}")
+
+
+def update_meta(weights: Path, **changes) -> dict:
+    """Rewrite the weights' metadata with `changes` (a value of None removes its key); the metadata."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     with safe_open(str(weights), framework="pt") as f:
         meta = json.loads(f.metadata()["reader"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    meta.update(threshold=threshold, threshold_false_refusals=rate, heldout=figures)
-    if read is None:
-        meta.pop("read", None)
-    else:
-        meta["read"] = read
+    meta.update(changes)
+    meta = {k: v for k, v in meta.items() if v is not None}
     save_file(tensors, str(weights), metadata={"reader": json.dumps(meta)})
+    return meta
+
+
+def calibrate(weights: Path, threshold: float, rate: float, figures: dict, read: int | None = None) -> None:
+    """Store the refusal threshold (and the held-out figures it came from) and how many sentences
+    to read when answering in the weights' metadata."""
+    meta = update_meta(weights, threshold=threshold, threshold_false_refusals=rate, heldout=figures, read=read)
     print(f"{weights}: reads {meta.get('read', meta['k'])} sentences; refuse when P(none) > {threshold:.4f}")
 
 
@@ -325,6 +434,17 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--write", action="store_true", help=f"save the fit on every article to {WEIGHTS.name}")
     b.add_argument("--out", type=Path, default=WEIGHTS)
     b.add_argument("--save-folds", type=Path, default=None, help="a folder for each fold's reader (fold-K.safetensors)")
+    d = sub.add_parser("predict", help="a saved fold's reader's readings of its held-out questions")
+    d.add_argument("--items", type=Path, required=True)
+    d.add_argument("--k", type=int, default=6)
+    d.add_argument("--weights", type=Path, required=True, help="a fold's reader (fit --save-folds)")
+    d.add_argument("--out", type=Path, required=True)
+    e = sub.add_parser("choose", help="fit the sentence chooser on held-out readings; store it with --weights")
+    e.add_argument("--items", type=Path, required=True)
+    e.add_argument("--k", type=int, default=6)
+    e.add_argument("--predictions", type=Path, nargs="+", required=True)
+    e.add_argument("--weights", type=Path, nargs="+", default=[WEIGHTS])
+    e.add_argument("--read", type=int, default=3, help="sentences read when answering")
     for name in ("report", "calibrate"):
         c = sub.add_parser(name)
         c.add_argument("--items", type=Path, required=True)
@@ -344,6 +464,18 @@ def main(argv: list[str] | None = None) -> None:
         make_items(args.data, args.k, args.out)
         return
     items = load_items(args.items, args.k)
+    if args.cmd == "predict":
+        reader = Reader(args.weights)
+        reader.warm_up()
+        fold, held = reader.meta.get("fold", 0), set(reader.meta.get("held_out") or ())
+        with args.out.open("w", encoding="utf-8") as out:
+            for row in predict(reader, [it for it in items if it["title"] in held]):
+                out.write(json.dumps({**row, "fold": fold}) + "\n")
+        return
+    if args.cmd == "choose":
+        preds = [json.loads(line) for path in args.predictions for line in path.read_text(encoding="utf-8").splitlines()]
+        choose(items, preds, args.weights, args.read)
+        return
     if args.cmd in ("report", "calibrate"):
         preds = [json.loads(line) for line in args.predictions.read_text(encoding="utf-8").splitlines()]
         figures = report(items, preds)

@@ -91,6 +91,7 @@ class SpanReader:
     sentences = 3
     fitted = 6
     threshold = 0.5
+    chooser = None  # the answerer keeps its switch ratio
     null = 0.0
 
     def __init__(self, likely: dict[str, float]):

@@ -10,10 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.answering.reader import (
+    CHOICE_FEATURES,
     KEPT_SPANS,
+    NO_SPAN,
     WEIGHTS,
+    Chooser,
     Reader,
+    Reading,
     best_spans,
+    choice_features,
     evidence_row,
     merge_adapters,
     said_already,
@@ -244,6 +249,7 @@ class FakeReader:
     sentences = 3  # read to answer
     fitted = 6  # read for an LLM's endorsement
     threshold = 0.5
+    chooser = None  # the answerer keeps its switch ratio
 
     def __init__(self, span: str, found: float = 4.0, missed: float = -4.0, null: float = 0.0):
         self.span, self.found, self.missed, self.null = span, found, missed, null
@@ -445,6 +451,100 @@ def test_calibration_stores_how_many_sentences_to_read(tmp_path):
     calibrate(weights, 0.95, 0.04, {})  # without --read: every sentence it was fitted to choose among
     reader = Reader(weights)
     assert reader.sentences == reader.meta["k"] == 6 and reader.threshold == 0.95
+
+
+def test_the_choice_features_are_the_reading_its_best_span_the_evidence_and_first_place():
+    reading = Reading(1.5, 0, 4, spans=((0, 4, 7.0), (5, 9, 9.0)), span_score=6.2)
+    row = evidence_row(2.0, 0.5, 0.6, 1.0, 0.1, 3)
+    assert choice_features(reading, row, True) == [1.5, 9.0, 6.2, 2.0, 0.5, 0.6, 1.0, 0.1, 1.0]
+    assert len(CHOICE_FEATURES) == len(choice_features(reading, row, False))
+    assert choice_features(Reading(0.0, 0, 0), row, False)[1:3] == [NO_SPAN, NO_SPAN]  # no span at all
+
+
+def test_a_chooser_scores_standardised_features_and_loads_only_for_its_own_features():
+    chooser = Chooser(mean=(1.0,) * 9, scale=(2.0,) * 9, weights=(1.0, 0.5) + (0.0,) * 7)
+    assert chooser.scores([[3.0, 5.0] + [0.0] * 7, [1.0] * 9]) == [2.0, 0.0]  # (3-1)/2 + 0.5 (5-1)/2
+    assert Chooser.from_meta(chooser.to_meta()) == chooser
+    assert Chooser.from_meta({**chooser.to_meta(), "features": ["logit"]}) is None
+    assert Chooser.from_meta(None) is None
+
+
+def test_a_chooser_fitted_on_readings_learns_which_feature_tells_the_answering_sentence():
+    from bench.fit_reader import by_chooser, choice_figures, fit_chooser
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(200):
+        x = rng.normal(size=(3, len(CHOICE_FEATURES)))
+        y = np.zeros(3)
+        y[int(np.argmax(x[:, 1]))] = 1.0  # the best span's score tells which sentence answers
+        rows.append((x, y, [(float(v), float(v)) for v in y]))
+    chooser = fit_chooser(rows[:100])
+    assert int(np.argmax(np.abs(chooser.weights))) == 1
+    assert choice_figures(rows[100:], by_chooser(chooser))["sentence_holds_gold"] > 0.9
+
+
+class ChoosingReader(LogitsReader):
+    """A `LogitsReader` with a chooser that weighs only the best span's score: spans found score as
+    given in `span_scores`."""
+
+    def __init__(self, spans: dict[str, float], span_scores: dict[str, float]):
+        super().__init__(spans)
+        self.span_scores = span_scores
+        weights = [0.0] * len(CHOICE_FEATURES)
+        weights[CHOICE_FEATURES.index("best_span")] = 1.0
+        self.chooser = Chooser((0.0,) * len(weights), (1.0,) * len(weights), tuple(weights))
+
+    def read(self, question, sentences, evidence, exclude=()):
+        out = []
+        for s, r in zip(sentences, super().read(question, sentences, evidence, exclude)):
+            span = s[r.start : r.end]
+            score = self.span_scores.get(span, NO_SPAN)
+            out.append(Reading(r.logit, r.start, r.end, spans=((r.start, r.end, score),) if span else (), span_score=score))
+        return out
+
+
+def test_with_a_chooser_the_sentence_is_the_one_it_scores_highest_not_the_likeliest(assistant):
+    from rag.types import Article
+
+    text = ("The mayor of Port Elwin opened the new bridge on Friday. "
+            "The mayor of Port Elwin, Claire Dubois, spoke at the new bridge.")
+    assistant.index_articles([Article(id="bridge", title="Bridge", source="test", text=text)])
+    question = "Who is the mayor of Port Elwin?"
+    likelier, chosen = "Friday", "Claire Dubois"
+    # Without a chooser the reader's likelier sentence answers; with one, the one it scores highest.
+    assert _short(assistant, LogitsReader({likelier: 5.0, chosen: 1.0}), question) == likelier
+    scores = {likelier: 2.0, chosen: 9.0}
+    assert _short(assistant, ChoosingReader({likelier: 5.0, chosen: 1.0}, scores), question) == chosen
+    scores = {likelier: 9.0, chosen: 2.0}
+    assert _short(assistant, ChoosingReader({likelier: 1.0, chosen: 5.0}, scores), question) == likelier
+
+
+@pytest.mark.slow
+def test_choosing_stores_a_chooser_the_reader_loads_with_its_held_out_figures(tmp_path):
+    from bench.fit_reader import calibrate, choose
+
+    items, predictions = [], []
+    rng = np.random.default_rng(1)
+    for n in range(40):
+        texts = [f"Sentence {k} of question {n}." for k in range(3)]
+        answer = int(rng.integers(3))
+        features = rng.normal(size=(3, len(CHOICE_FEATURES)))
+        features[answer, 0] += 3.0  # the logit tells the answering sentence
+        items.append({"id": str(n), "file": "f.jsonl", "impossible": False, "answers": [f"{answer} of question {n}"],
+                      "cands": [{"text": t} for t in texts]})
+        predictions.append({"id": str(n), "file": "f.jsonl", "fold": n % 2, "spans": texts, "features": features.tolist()})
+    weights = tmp_path / "reader.safetensors"
+    weights.write_bytes(WEIGHTS.read_bytes())
+    choose(items, predictions, [weights], read=3)
+    reader = Reader(weights)
+    reader.warm_up()
+    assert reader.chooser is not None and reader.chooser.weights[0] > 0
+    assert reader.meta["choice"]["heldout"]["chooser"]["sentence_holds_gold"] > 0.8
+    calibrate(weights, 0.9, 0.05, {})  # calibrating again keeps the chooser
+    reader = Reader(weights)
+    reader.warm_up()
+    assert reader.meta["choice"]["read"] == 3 and reader.chooser is not None
 
 
 def test_an_llm_citation_must_quote_a_sentence_the_reader_finds_answers(seeded):

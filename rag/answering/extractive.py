@@ -40,7 +40,7 @@ from rag.answering.neighbours import (
 )
 from rag.answering.overlap import overlap
 from rag.answering.parsing import parse
-from rag.answering.reader import Reader, Reading, default_reader, evidence_row
+from rag.answering.reader import Reader, Reading, choice_features, default_reader, evidence_row
 from rag.answering.render import answer_text, cited_quote, refusal
 from rag.chunking import Sentence
 from rag.text import base_stem, prefix, terms
@@ -94,9 +94,10 @@ SECOND_CITATION_RATIO = 0.5
 # A second sentence the reader finds likely is cited too when it holds this share of the question's
 # words (by idf) that the first does not: what the question asks about, said in another sentence.
 MIN_COMPLEMENT = 0.2
-# The reader's choice replaces the best-scored sentence only when it finds it this many times as
-# likely to answer. Chosen on held-out folds (docs/benchmarks.md): readers fitted on 6 or 9 of the
-# 12 articles chose worse than the scores alone by their first choice, and best with 2-3.
+# Without a chooser stored with its weights (`Reader.chooser`), the reader's choice replaces the
+# best-scored sentence only when it finds it this many times as likely to answer. Chosen on held-out
+# folds (docs/benchmarks.md): readers fitted on 6 or 9 of the 12 articles chose worse than the
+# scores alone by their first choice, and best with 2-3.
 SWITCH_RATIO = 3.0
 # ...and where its choice does not say what the question asks for (an amount of money, a number, what
 # someone said) and another sentence read does, how much less likely that one may be and still answer.
@@ -281,7 +282,7 @@ class ExtractiveAnswerer:
         into the sentence; empty where it found none) and P(it answers), most likely first."""
         top = cands[: sentences or self.reader.sentences]
         texts = [corpus.sentence_text(c.article_id, c.index) for c in top]
-        evidence = [evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, r) for r, c in enumerate(top)]
+        evidence = [_evidence(c, r) for r, c in enumerate(top)]
         readings = self.reader.read(question, texts, evidence, exclude)
         p_none, p = self.reader.probabilities(readings)
         # "Who else?": a sentence whose best span was an answer already given comes last.
@@ -341,11 +342,20 @@ class ExtractiveAnswerer:
             return corpus.sentence_text(c.article_id, c.index)
 
         most = misses(cands[0])
-        chosen, p_chosen = next(((c, p) for c, _, p in read if misses(c) <= most), read[0][::2])
-        # ...and it must be clearly likelier than the best-scored sentence to replace it.
-        first = next(((r, p) for c, r, p in read if c is cands[0]), None)
-        if first is not None and not first[0].passed_over and p_chosen < SWITCH_RATIO * first[1]:
-            chosen, p_chosen = cands[0], first[1]
+        chooser = self.reader.chooser
+        if chooser is not None:
+            # The sentence the reader's chooser scores highest: its logit and span scores with the
+            # answerer's evidence, weighed on held-out articles (rag/answering/reader.py, Chooser).
+            # A sentence whose span was an answer already given only where every one's was.
+            fair = [x for x in read if misses(x[0]) <= most] or read[:1]
+            score = chooser.scores([choice_features(r, _evidence(c), c is cands[0]) for c, r, _ in fair])
+            chosen, _, p_chosen = min(zip(fair, score), key=lambda x: (x[0][1].passed_over, -x[1]))[0]
+        else:
+            chosen, p_chosen = next(((c, p) for c, _, p in read if misses(c) <= most), read[0][::2])
+            # ...and it must be clearly likelier than the best-scored sentence to replace it.
+            first = next(((r, p) for c, r, p in read if c is cands[0]), None)
+            if first is not None and not first[0].passed_over and p_chosen < SWITCH_RATIO * first[1]:
+                chosen, p_chosen = cands[0], first[1]
 
         def instead(fits: Callable[[Candidate], bool]) -> Candidate:
             """A sentence read that `fits`, if the reader finds it likely too (KIND_SWITCH_RATIO), it or
@@ -642,6 +652,11 @@ class ExtractiveAnswerer:
         answer = self.answer(ctx)
         yield from word_pieces(answer.text)
         yield answer
+
+
+def _evidence(c: Candidate, rank: int = 0) -> list[float]:
+    """The answerer's evidence for candidate `c`, read `rank`-th, as the reader weighs it."""
+    return evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, rank)
 
 
 def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:

@@ -49,6 +49,12 @@ LENGTH_PENALTY = 0.3  # for each word beyond FREE_WORDS
 FREE_WORDS = 3
 # The answerer's evidence for a sentence, in the order the answer head was fitted with.
 EVIDENCE = ("score", "lexical", "dense", "type", "context", "rank")
+# What the choice of the sentence to answer from weighs (`Chooser`), for each sentence read: the
+# reader's logit that it answers, its best span's score (start + end logits), the score of the
+# span it chose with `span_prior`, the answerer's evidence but the rank, and whether it is the
+# answerer's best-scored sentence.
+CHOICE_FEATURES = ("logit", "best_span", "span", "score", "lexical", "dense", "type", "context", "first")
+NO_SPAN = -10.0  # a span score for a reading without spans: below any seen (-8 on 12,000 sentences)
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,14 @@ class Reading:
     (empty where it found none). `passed_over`: the span it would have chosen was an answer
     already given. `spans`: its likeliest spans, (start, end, score), for checking someone else's:
     the reader's own score, in the order chosen (with `span_prior`), so the first is the reading's
-    span."""
+    span. `span_score`: that span's score with its prior (`NO_SPAN` without one)."""
 
     logit: float
     start: int
     end: int
     passed_over: bool = False
     spans: tuple[tuple[int, int, float], ...] = ()
+    span_score: float = NO_SPAN
 
     def likeliest(self, fits) -> Reading | None:
         """This reading with its span moved to the likeliest of its spans that `fits(start, end)`
@@ -90,6 +97,42 @@ class Reading:
         floor = max(s for *_, s in self.spans) - margin
         return any((k == 0 or s >= floor) and answer_f1(sentence[a:z], said) >= 0.5
                    for k, (a, z, s) in enumerate(self.spans))
+
+
+def choice_features(reading: Reading, evidence: list[float], first: bool) -> list[float]:
+    """A sentence read, as the `Chooser` weighs it (`CHOICE_FEATURES`): its reading, its evidence
+    row (`evidence_row`) and whether it is the answerer's best-scored sentence."""
+    best = max((s for *_, s in reading.spans), default=NO_SPAN)
+    return [reading.logit, best, reading.span_score, *evidence[:5], float(first)]
+
+
+@dataclass(frozen=True)
+class Chooser:
+    """Which of the sentences read to answer from: the one of highest `score`, a linear function
+    of `choice_features` (standardised by `mean` and `scale`), fitted on held-out readings by
+    `bench/fit_reader.py choose`. The reader's logit alone weighs the answerer's evidence once,
+    through a head fitted with the encoder; this adds its span scores and weighs both again on
+    articles the reader never saw (docs/benchmarks.md, "Stop 34")."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    def scores(self, rows: list[list[float]]) -> list[float]:
+        x = (np.asarray(rows, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return [float(v) for v in x @ np.asarray(self.weights)]
+
+    def to_meta(self) -> dict:
+        return {"features": list(CHOICE_FEATURES), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights)}
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> Chooser | None:
+        """The chooser stored with a reader's weights; None where there is none, or one fitted on
+        other features (the answerer then keeps its switch ratio)."""
+        if not meta or tuple(meta.get("features", ())) != CHOICE_FEATURES:
+            return None
+        return cls(tuple(meta["mean"]), tuple(meta["scale"]), tuple(meta["weights"]))
 
 
 def evidence_row(score: float, lexical: float, dense: float, type_match: float, context: float, rank: int) -> list[float]:
@@ -162,6 +205,7 @@ class Reader:
         self.threshold = 1.0
         self._sentences = 6
         self.meta: dict = {}
+        self.chooser: Chooser | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -229,6 +273,7 @@ class Reader:
         self.null = float(net.null.detach())
         self.meta = meta
         self.threshold = float(meta.get("threshold", 1.0))
+        self.chooser = Chooser.from_meta(meta.get("choice"))
         self._sentences = int(meta.get("read", meta.get("k", self._sentences)))
         self._pairs = pair_tokenizer(tokenizer)
         self._torch = torch
@@ -274,7 +319,8 @@ class Reader:
                             key=lambda x: -x[3])
             spans = tuple((a, z, s) for a, z, s, _ in ranked)
             passed_over = given_best > (ranked[0][3] if ranked else -np.inf)
-            out.append(Reading(float(logit[b]), *(spans[0][:2] if spans else (0, 0)), passed_over, spans))
+            out.append(Reading(float(logit[b]), *(spans[0][:2] if spans else (0, 0)), passed_over, spans,
+                               ranked[0][3] if ranked else NO_SPAN))
         return out
 
     def probabilities(self, readings: list[Reading]) -> tuple[float, list[float]]:
