@@ -464,3 +464,32 @@ def test_an_irregular_past_form_says_the_questions_verb(assistant):
     assert not answer.refused, answer.text
     assert "Storm Hilda brought strong winds" in answer.citations[0].quote
 
+
+
+@pytest.mark.parametrize(("question", "sentence", "by_role"), [
+    ("Who hosted the summit?", "After the host’s introductory speech, a video recorded by Volodymyr Zelensky was shown.", True),
+    ("Who hosted the summit?", "“Russia must not win,” the host of the meeting insisted.", True),
+    ("Who founded the company?", "The founder of the company died in 1990.", True),
+    ("Who hosted the summit?", "The host, Emmanuel Macron, opened the summit.", False),  # named there
+    ("Who hosted the summit?", "Emmanuel Macron, the host, opened the summit.", False),
+    ("Who spoke after the host?", "After the host’s introductory speech, a video was shown.", False),  # no verb of it
+])
+def test_a_sentence_refers_by_the_role_the_questions_verb_asks_about(question, sentence, by_role):
+    from rag.answering.neighbours import refers_by_the_role_asked
+
+    assert refers_by_the_role_asked(question, sentence) is by_role
+
+
+def test_who_did_what_a_role_names_is_whom_the_role_means_not_another_name_of_the_sentence(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    text = ("Ann Lee opened the Riverton flood summit on Monday. She warned that the river wall was too old.\n\n"
+            "After the host’s opening speech, a video recorded by the engineer Tom Reyes was shown.")
+    assistant.index_articles([Article(id="summit", title="Flood summit", source="test", text=text)])
+    _answerer(assistant, FakeReader("Tom Reyes"))  # the reader finds the engineer's name likeliest
+    answer = assistant.ask("Who hosted the flood summit?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Ann Lee"
+    quotes = [c.quote for c in answer.citations]
+    assert any("the host’s" in q for q in quotes) and any("Ann Lee" in q for q in quotes)
+    _verbatim(answer, assistant)
+    assert assistant.ask("Who recorded the video?").short_answer.text == "Tom Reyes"  # not a role asked

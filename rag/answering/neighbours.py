@@ -105,6 +105,29 @@ def refers_to_someone(text: str) -> bool:
     return bool(REFERS.search(text))
 
 
+_ROLE_WORD = re.compile(rf"(?:{ROLE_NOUNS})")
+
+
+def refers_by_the_role_asked(question: str, text: str) -> bool:
+    """Whether `text` refers to someone by the role the question's verb asks about, without naming
+    them there: "the host" ("the host's speech", "the host of the meeting") for "Who hosted the
+    summit?", "the founder" for "Who founded it?"; not "the host, Emmanuel Macron, …". Such a sentence
+    answers with whom the role means, though it names someone else ("… recorded by Volodymyr
+    Zelensky")."""
+    verbs = {stem(t.lower_) for t in parse(question) if t.pos_ == "VERB"}
+    if not verbs:
+        return False
+    for tok in parse(text):
+        role = stem(tok.lower_)
+        if not _ROLE_WORD.fullmatch(tok.lower_) or not any(role in (v, v + "er", v + "or") for v in verbs):
+            continue
+        named = any(c.dep_ == "appos" and c.ent_type_ == "PERSON" for c in tok.children) or (
+            tok.dep_ == "appos" and tok.head.ent_type_ == "PERSON")
+        if not named and any(c.lower_ == "the" for c in tok.children):
+            return True
+    return False
+
+
 def antecedent(corpus, article_id: str, index: int, question: str) -> tuple[int, int, int] | None:
     """(sentence index, start, end) of the nearest earlier name of a person that the question does
     not already give, within the same article: whom "he" or "the host" in sentence `index` means."""
