@@ -877,3 +877,19 @@ def test_why_is_answered_by_the_reason_a_participle_gives_not_the_next_sentence(
     assert answer.short_answer is not None
     assert answer.short_answer.text == "fearing that up to 1,500 jobs would be cut"
     assert [c.quote for c in answer.citations] == [text.split(" It has")[0]]
+
+
+def test_who_is_the_role_is_answered_by_a_likely_sentence_that_says_the_role(assistant):
+    from rag.types import Article
+
+    text = ("Around 3,000 residents of Port Elwin were evacuated as Storm Hilda brought winds to Port Elwin.\n\n"
+            "The mayor, Claire Dubois, ordered the evacuation shortly after 9 p.m.")
+    assistant.index_articles([Article(id="storm", title="Storm", source="test", text=text)])
+    question = "Who is the mayor of Port Elwin?"
+    # The storm's name likelier than the mayor's, in the sentence that names the town twice.
+    answerer = _answerer(assistant, LogitsReader({"Hilda": 3.0, "Claire Dubois": 2.0}))
+    ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
+    assert "Hilda" in ctx.corpus.sentence_text("storm", answerer.verdict(ctx).cands[0].index)  # best-scored
+    assert _short(assistant, LogitsReader({"Hilda": 3.0, "Claire Dubois": 2.0}), question) == "Claire Dubois"
+    # Far less likely than the reader's choice (KIND_SWITCH_RATIO), it does not answer.
+    assert _short(assistant, LogitsReader({"Hilda": 6.0, "Claire Dubois": 2.0}), question) == "Hilda"

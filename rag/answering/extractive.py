@@ -22,6 +22,7 @@ from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
 from rag.answering.lists import description_of_name, item_about
 from rag.answering.language import (
+    ROLE_NOUNS,
     TYPE_PATTERNS,
     highlight_span,
     is_yes_no,
@@ -358,12 +359,12 @@ class ExtractiveAnswerer:
             if first is not None and not first[0].passed_over and p_chosen < SWITCH_RATIO * first[1]:
                 chosen, p_chosen = cands[0], first[1]
 
-        def instead(fits: Callable[[Candidate], bool]) -> Candidate:
+        def instead(fits: Callable[[Candidate], bool], *, as_many_words: bool = True) -> Candidate:
             """A sentence read that `fits`, if the reader finds it likely too (KIND_SWITCH_RATIO), it or
-            its neighbours hold as many of the question's words and it misses no more key facts; else
-            the chosen one."""
+            its neighbours hold as many of the question's words (`as_many_words`) and it misses no
+            more key facts; else the chosen one."""
             return next((c for c, _, p in read if p * KIND_SWITCH_RATIO >= p_chosen
-                         and c.lexical + c.context >= chosen.lexical + chosen.context
+                         and (not as_many_words or c.lexical + c.context >= chosen.lexical + chosen.context)
                          and misses(c) <= most and fits(c)), chosen)
 
         if says is not None and not says(text(chosen)):
@@ -371,6 +372,11 @@ class ExtractiveAnswerer:
             # said … that Germany cannot …"), not by the one that lists him; "How much did it cost?"
             # by one with an amount of money.
             chosen = instead(lambda c: says(text(c)))
+        if (role := _ROLE_ASKED.match(search)) and not _says_word(text(chosen), role.group(1)):
+            # "Who is the mayor of Port Elwin?" is answered by a sentence that says "mayor" ("The
+            # mayor, Claire Dubois, …"), not by one that names the town and a storm ("… as Storm
+            # Hilda brought winds …"), though that one holds more of the question's words.
+            chosen = instead(lambda c: _says_word(text(c), role.group(1)), as_many_words=False)
         readings = {id(c): r for c, r, _ in read}
         asked = set(terms(search))
         asked_prefixes = {prefix(t) for t in asked}
@@ -661,6 +667,14 @@ class ExtractiveAnswerer:
 def _evidence(c: Candidate, rank: int = 0) -> list[float]:
     """The answerer's evidence for candidate `c`, read `rank`-th, as the reader weighs it."""
     return evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, rank)
+
+
+# "Who is the mayor of …?", "Who was the host?": the role asked about, which the answering sentence says.
+_ROLE_ASKED = re.compile(rf"^\W*who\s+(?:is|was|are|were)\s+the\s+(?:[\w-]+\s+){{0,2}}?({ROLE_NOUNS})\b", re.IGNORECASE)
+
+
+def _says_word(sentence: str, word: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", sentence, re.IGNORECASE) is not None
 
 
 def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
