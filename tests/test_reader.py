@@ -893,3 +893,12 @@ def test_who_is_the_role_is_answered_by_a_likely_sentence_that_says_the_role(ass
     assert _short(assistant, LogitsReader({"Hilda": 3.0, "Claire Dubois": 2.0}), question) == "Claire Dubois"
     # Far less likely than the reader's choice (KIND_SWITCH_RATIO), it does not answer.
     assert _short(assistant, LogitsReader({"Hilda": 6.0, "Claire Dubois": 2.0}), question) == "Hilda"
+
+
+def test_the_role_asked_is_a_common_noun_not_a_title():
+    from rag.answering.extractive import _ROLE_ASKED
+
+    assert _ROLE_ASKED.match("Who is the mayor of Port Elwin?").group(1) == "mayor"
+    assert _ROLE_ASKED.match("who was the deputy mayor?").group(1) == "mayor"
+    assert _ROLE_ASKED.match("Who was the Most Valuable Player of Super Bowl II?") is None  # "MVP" in the article
+    assert _ROLE_ASKED.match("Who is the Costa Rican President that went to Harvard?") is None

@@ -669,8 +669,10 @@ def _evidence(c: Candidate, rank: int = 0) -> list[float]:
     return evidence_row(c.score, c.lexical, c.dense, c.type_match, c.context, rank)
 
 
-# "Who is the mayor of …?", "Who was the host?": the role asked about, which the answering sentence says.
-_ROLE_ASKED = re.compile(rf"^\W*who\s+(?:is|was|are|were)\s+the\s+(?:[\w-]+\s+){{0,2}}?({ROLE_NOUNS})\b", re.IGNORECASE)
+# "Who is the mayor of …?", "Who was the host?": the role asked about, which the answering sentence
+# says. In lower case only: "Who was the Most Valuable Player of Super Bowl II?" names a title, which
+# the article may write otherwise ("MVP"): held out, that question lost its right answer.
+_ROLE_ASKED = re.compile(rf"^\W*(?i:who\s+(?:is|was|are|were)\s+the)\s+(?:[a-z-]+\s+){{0,2}}?({ROLE_NOUNS})\b")
 
 
 def _says_word(sentence: str, word: str) -> bool:
