@@ -296,6 +296,14 @@ def _short(assistant, reader, question: str) -> str | None:
     return answer.short_answer.text if answer.short_answer else None
 
 
+def _best_scored(assistant, reader, question: str) -> str:
+    """The text of the sentence the answerer scores best for `question` (before the reader chooses)."""
+    answerer = _answerer(assistant, reader)
+    ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
+    best = answerer.verdict(ctx).cands[0]
+    return ctx.corpus.sentence_text(best.article_id, best.index)
+
+
 def _answerer(assistant, reader):
     answerer = assistant._answer_pipeline().answerer  # noqa: SLF001 - the test swaps the reader
     answerer._reader = reader  # noqa: SLF001
@@ -822,9 +830,7 @@ def test_how_much_it_cost_is_answered_from_a_likely_sentence_that_names_an_amoun
 
     question = "How much did the new stadium of the Riverton club cost?"
     # The year a little likelier than the amount.
-    answerer = _answerer(assistant, LogitsReader({"2014": 4.0, "$1.2 billion": 3.5}))
-    ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
-    assert "2014" in ctx.corpus.sentence_text("stadium", answerer.verdict(ctx).cands[0].index)  # best-scored
+    assert "2014" in _best_scored(assistant, LogitsReader({"2014": 4.0, "$1.2 billion": 3.5}), question)
     answer = assistant.ask(question)
     assert answer.short_answer is not None and answer.short_answer.text == "$1.2 billion"
 
@@ -887,9 +893,7 @@ def test_who_is_the_role_is_answered_by_a_likely_sentence_that_says_the_role(ass
     assistant.index_articles([Article(id="storm", title="Storm", source="test", text=text)])
     question = "Who is the mayor of Port Elwin?"
     # The storm's name likelier than the mayor's, in the sentence that names the town twice.
-    answerer = _answerer(assistant, LogitsReader({"Hilda": 3.0, "Claire Dubois": 2.0}))
-    ctx = assistant._answer_pipeline().context(question)  # noqa: SLF001
-    assert "Hilda" in ctx.corpus.sentence_text("storm", answerer.verdict(ctx).cands[0].index)  # best-scored
+    assert "Hilda" in _best_scored(assistant, LogitsReader({"Hilda": 3.0, "Claire Dubois": 2.0}), question)
     assert _short(assistant, LogitsReader({"Hilda": 3.0, "Claire Dubois": 2.0}), question) == "Claire Dubois"
     # Far less likely than the reader's choice (KIND_SWITCH_RATIO), it does not answer.
     assert _short(assistant, LogitsReader({"Hilda": 6.0, "Claire Dubois": 2.0}), question) == "Hilda"
