@@ -249,6 +249,14 @@ def predict(reader: Reader, items: list[dict]) -> list[dict]:
 
 # --- 3. held-out figures ---------------------------------------------------------------------------
 
+def judged(item: dict, sentence: str, span: str) -> tuple[float, float, float]:
+    """Whether `sentence` holds one of `item`'s gold answers, and `span`'s EM and F1 against them
+    (SQuAD's normalisation)."""
+    golds = [normalise_answer(g) for g in item["answers"] if normalise_answer(g)]
+    return (float(any(g in normalise_answer(sentence) for g in golds)), float(normalise_answer(span) in golds),
+            max((answer_f1(span, g) for g in item["answers"]), default=0.0))
+
+
 def chosen(p: list[float], ratio: float) -> int:
     """The sentence answered from: the reader's likeliest, when it is `ratio` times as likely as
     the answerer's best-scored one (index 0), else that one (`extractive.SWITCH_RATIO`)."""
@@ -274,11 +282,8 @@ def report(items: list[dict], predictions: list[dict]) -> dict:
             em = f = held = 0.0
             for it, p in answerable:
                 k = chosen(p["p"], ratio)
-                golds = [normalise_answer(g) for g in it["answers"] if normalise_answer(g)]
-                span = p["spans"][k]
-                em += normalise_answer(span) in golds
-                f += max((answer_f1(span, g) for g in it["answers"]), default=0.0)
-                held += any(g in normalise_answer(it["cands"][k]["text"]) for g in golds)
+                holds, exact, overlap = judged(it, it["cands"][k]["text"], p["spans"][k])
+                em, f, held = em + exact, f + overlap, held + holds
             r[f"switch_ratio_{ratio:g}"] = {"em": round(em / n, 3), "f1": round(f / n, 3),
                                            "sentence_holds_gold": round(held / n, 3)}
         if impossible:
@@ -302,12 +307,9 @@ def choice_rows(items: list[dict], predictions: list[dict], read: int) -> list[t
         it = by_key[(p["file"], p["id"])]
         if it["impossible"] or "features" not in p:
             continue
-        golds = [normalise_answer(g) for g in it["answers"] if normalise_answer(g)]
-        cands, spans = it["cands"][:read], p["spans"][:read]
-        holds = [float(any(g in normalise_answer(c["text"]) for g in golds)) for c in cands]
-        scored = [(float(normalise_answer(s) in golds), max((answer_f1(s, g) for g in it["answers"]), default=0.0))
-                  for s in spans]
-        rows.append((np.asarray(p["features"][:read], dtype=np.float64), np.asarray(holds), scored))
+        marks = [judged(it, c["text"], span) for c, span in zip(it["cands"][:read], p["spans"][:read])]
+        rows.append((np.asarray(p["features"][:read], dtype=np.float64), np.asarray([m[0] for m in marks]),
+                     [m[1:] for m in marks]))
     return rows
 
 
