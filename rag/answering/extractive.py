@@ -459,10 +459,9 @@ class ExtractiveAnswerer:
         primary_text = corpus.sentence_text(primary.article_id, primary.index)
         # "Who hosted the summit?" of "After the host's speech, a video recorded by Volodymyr
         # Zelensky …": whom "the host" means answers, not the name the sentence gives.
-        by_role = wh == "who" and refers_by_the_role_asked(search, primary_text)
-        if picked and wh == "who" and refers_to_someone(primary_text) and (by_role or not any(
-            e.label_ == "PERSON" for e in parse(primary_text).ents
-        )):
+        refers = wh == "who" and refers_to_someone(primary_text)
+        by_role = refers and refers_by_the_role_asked(search, primary_text)
+        if picked and refers and (by_role or not any(e.label_ == "PERSON" for e in parse(primary_text).ents)):
             picked = None  # "the host of the meeting said …": the name is given earlier (below)
         if picked and (in_item := self._in_item(search, primary_text, picked[0])) is not None:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
@@ -494,7 +493,7 @@ class ExtractiveAnswerer:
             # "What did Scholz say in Berlin?": what he said, the clause "said" takes, is the answer
             # (the reader, fitted on SQuAD's short spans, bolds "yesterday").
             short = (primary.article_id, at + said[0], at + said[1], None)
-        if (wh == "who" and (by_role or not self._names_someone(short, corpus)) and refers_to_someone(primary_text)
+        if (refers and (by_role or not self._names_someone(short, corpus))
                 and not asks_what_someone_named_is(search, primary_text)):
             # "the host of the meeting insisted …": the answer is the name given earlier.
             found = antecedent(corpus, primary.article_id, primary.index, search)
