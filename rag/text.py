@@ -19,7 +19,7 @@ STOPWORDS = frozenset(
     according""".split()
 )
 
-_WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
+WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +41,7 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+    return WORD.findall(fold(text))
 
 
 @lru_cache(maxsize=200_000)

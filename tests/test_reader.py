@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from rag.answering.reader import (
     CHOICE_FEATURES,
     KEPT_SPANS,
+    NEAR_CAP,
+    NEAR_PENALTY,
     NO_SPAN,
     WEIGHTS,
     Chooser,
     Reader,
     Reading,
+    asked_marks,
     best_spans,
     choice_features,
     evidence_row,
@@ -25,6 +28,7 @@ from rag.answering.reader import (
     span_prior,
     traced,
     whole_words,
+    words_from_asked,
 )
 from rag.text import normalise_answer, terms
 
@@ -81,6 +85,28 @@ def test_the_span_prior_counts_against_long_spans_and_the_questions_own_words():
     assert span_prior(asked, "Kyiv's army") == -2.0
 
 
+def test_the_span_prior_counts_the_words_between_a_span_and_the_questions_words():
+    sentence = "A video by Zelensky was broadcast, in which he thanked the help received, but asked for more."
+    asked = set(terms("What did Zelensky ask for?"))
+    marks = asked_marks(sentence, asked)
+    assert [sentence[a:z] for a, z, q in marks if q] == ["Zelensky", "asked"]
+
+    def apart(span: str) -> int | None:
+        start = sentence.index(span)
+        return words_from_asked(marks, start, start + len(span))
+
+    assert apart("more") == 1  # "for" between "asked" and it
+    assert apart("the help") == 2  # "received, but" before "asked"; "Zelensky" is further
+    assert apart("Zelensky") == 10  # its own word of the question does not count: "asked" is 10 words on
+    assert words_from_asked(marks, 0, 0) is None  # no whole word
+    assert words_from_asked(asked_marks("No one came.", asked), 0, 2) is None  # no word of the question
+    # Each word apart costs NEAR_PENALTY, up to NEAR_CAP words; the closer span wins at equal scores.
+    assert span_prior(asked, "more", 1) == pytest.approx(-NEAR_PENALTY)
+    assert span_prior(asked, "more", 50) == pytest.approx(-NEAR_PENALTY * NEAR_CAP)
+    assert span_prior(asked, "more", None) == 0.0
+    assert span_prior(asked, "more", apart("more")) > span_prior(asked, "the help", apart("the help"))
+
+
 def test_the_reader_chooses_its_span_with_the_prior():
     torch = pytest.importorskip("torch")
     from transformers import AutoTokenizer
@@ -117,6 +143,41 @@ def test_the_reader_chooses_its_span_with_the_prior():
     # An answer already given that would have been chosen is passed over.
     [again] = reader.read(question, [sentence], [evidence_row(1.0, 0.5, 0.5, 1.0, 0.0, 0)], exclude=["the mayor"])
     assert again.passed_over and "mayor" not in sentence[again.start : again.end]
+
+
+def test_the_reader_prefers_a_span_near_the_questions_words_but_not_for_why():
+    torch = pytest.importorskip("torch")
+    from transformers import AutoTokenizer
+
+    from rag.answering.reader import base_model_dir
+
+    sentence = "The bridge was closed on Monday, after engineers found cracks in its pillars."
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
+
+    class Net(torch.nn.Module):
+        """"cracks" scores 0.5 above "Monday", whatever the question."""
+
+        def __init__(self):
+            super().__init__()
+            self.null = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids, attention_mask, token_type_ids, evidence):
+            enc = tokenizer([self.question], [sentence])
+            start, end = torch.zeros(input_ids.shape), torch.zeros(input_ids.shape)
+            for word, score in (("Monday", 5.0), ("cracks", 5.25)):
+                at = enc.char_to_token(0, sentence.index(word), sequence_index=1)
+                start[0, at], end[0, at] = score, score
+            return start, end, torch.zeros(len(input_ids))
+
+    net = Net()
+    reader = Reader.from_network(net, tokenizer)
+    chosen = {}
+    for question in ("When was the bridge closed?", "Why was the bridge closed?"):
+        net.question = question
+        [reading] = reader.read(question, [sentence], [evidence_row(1.0, 0.5, 0.5, 1.0, 0.0, 0)])
+        chosen[question] = sentence[reading.start : reading.end]
+    # "Monday" is one word from "closed" (-0.2), "cracks" five (-1.0); a reason stands apart.
+    assert chosen == {"When was the bridge closed?": "Monday", "Why was the bridge closed?": "cracks"}
 
 
 def test_adapters_are_added_to_the_weights_they_adapt():
@@ -215,7 +276,8 @@ def test_the_shipped_readers_likely_spans_are_whole_words_in_the_order_chosen(sh
     assert "May 2013" in sentence[reading.start : reading.end]
     assert reading.spans[0][:2] == (reading.start, reading.end)
     asked = set(terms("When did Holden announce that it would close its plant?"))
-    ranked = [score + span_prior(asked, sentence[a:z]) for a, z, score in reading.spans]
+    marks = asked_marks(sentence, asked)
+    ranked = [score + span_prior(asked, sentence[a:z], words_from_asked(marks, a, z)) for a, z, score in reading.spans]
     assert ranked == sorted(ranked, reverse=True) and len(ranked) > 5
     for a, z, _ in reading.spans:
         assert whole_words(sentence, a, z) == (a, z) and sentence[a:z].strip() == sentence[a:z]

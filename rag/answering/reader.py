@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import answer_f1, normalise_answer, terms, words
+from rag.answering.language import wh_class
+from rag.text import WORD, answer_f1, fold, normalise_answer, stem, terms, words
 
 WEIGHTS = Path(__file__).with_name("reader_weights.safetensors")
 MAX_SPAN_TOKENS = 20  # SQuAD answers are short: nearly all are under 20 word pieces
@@ -47,6 +48,13 @@ KEPT_SPANS = 15
 ECHO_PENALTY = 2.0  # times the share of the span's words that are content words of the question
 LENGTH_PENALTY = 0.3  # for each word beyond FREE_WORDS
 FREE_WORDS = 3
+# Answers sit near the question's words in the sentence ("… but asked for more" for "What did
+# Zelensky ask for?", not "the help" thanked for before it): a span loses NEAR_PENALTY for each word
+# between it and the nearest content word of the question, up to NEAR_CAP words. Not for "why" (see
+# `Reader.read`). Held out, through the whole pipeline with the half-data readers: F1 0.505 -> 0.517
+# on SQuAD v1, 0.545 -> 0.566 on v2's answerable questions (docs/benchmarks.md, "Stop 35").
+NEAR_PENALTY = 0.2
+NEAR_CAP = 10
 # The answerer's evidence for a sentence, in the order the answer head was fitted with.
 EVIDENCE = ("score", "lexical", "dense", "type", "context", "rank")
 # What the choice of the sentence to answer from weighs (`Chooser`), for each sentence read: the
@@ -293,7 +301,15 @@ class Reader:
         given = [g for g in (normalise_answer(x) for x in exclude) if g]
         asked = set(terms(question))
         out = []
+        # A reason is a clause that often stands apart from the words it explains ("ordered the
+        # evacuation shortly after 9 p.m., when the sea wall began to give way"): no nearness for "why".
+        near = wh_class(question) != "why"
         for b, sentence in enumerate(sentences):
+            marks = asked_marks(sentence, asked) if near else []
+
+            def prior(a: int, z: int) -> float:
+                return span_prior(asked, sentence[a:z], words_from_asked(marks, a, z))
+
             tokens = [i for i, s in enumerate(encodings[b].sequence_ids) if s == 1]
             offsets = encodings[b].offsets
             # The likeliest spans, ordered by score and prior; the first is the reading's span.
@@ -310,12 +326,12 @@ class Reader:
                 if not normalise_answer(sentence[a:z]):
                     continue  # punctuation or an article alone answers nothing
                 if given and said_already(sentence[a:z], given):
-                    given_best = max(given_best, score + span_prior(asked, sentence[a:z]))
+                    given_best = max(given_best, score + prior(a, z))
                     continue
                 likely[(a, z)] = score
                 if len(likely) >= KEPT_SPANS:
                     break
-            ranked = sorted(((a, z, s, s + span_prior(asked, sentence[a:z])) for (a, z), s in likely.items()),
+            ranked = sorted(((a, z, s, s + prior(a, z)) for (a, z), s in likely.items()),
                             key=lambda x: -x[3])
             spans = tuple((a, z, s) for a, z, s, _ in ranked)
             passed_over = given_best > (ranked[0][3] if ranked else -np.inf)
@@ -395,17 +411,37 @@ def traced(net, pairs, torch):
     return graph if same else None
 
 
-def span_prior(asked: set[str], span: str) -> float:
-    """What a span's form adds to the reader's score for it (<= 0): less the more of its words are
-    the question's content words (`asked`, stemmed as `rag.text.terms` gives them), and less for
-    each word beyond `FREE_WORDS`."""
+def span_prior(asked: set[str], span: str, apart: int | None = None) -> float:
+    """What a span's form and place add to the reader's score for it (<= 0): less the more of its
+    words are the question's content words (`asked`, stemmed as `rag.text.terms` gives them), less
+    for each word beyond `FREE_WORDS`, and less for each word (up to `NEAR_CAP`) between it and the
+    nearest of the question's words in its sentence (`apart`, None where the sentence has none)."""
     # Words as `terms` splits them ("Kyiv's", "Secretary-General" whole), so that they meet the
     # question's; the length in SQuAD's normalised words, as answers are scored.
     said = [w for w in words(span) if w not in ("a", "an", "the")]
     if not said:
         return 0.0
     echo = sum(t in asked for t in terms(span)) / len(said)  # `terms` keeps the content words
-    return -ECHO_PENALTY * echo - LENGTH_PENALTY * max(0, len(normalise_answer(span).split()) - FREE_WORDS)
+    far = 0 if apart is None else min(apart, NEAR_CAP)
+    return (-ECHO_PENALTY * echo - LENGTH_PENALTY * max(0, len(normalise_answer(span).split()) - FREE_WORDS)
+            - NEAR_PENALTY * far)
+
+
+def asked_marks(sentence: str, asked: set[str]) -> list[tuple[int, int, bool]]:
+    """Each word of `sentence`, as (start, end, whether it is one of the question's content words
+    `asked`)."""
+    return [(m.start(), m.end(), stem(fold(m.group())) in asked) for m in WORD.finditer(sentence)]
+
+
+def words_from_asked(marks: list[tuple[int, int, bool]], start: int, end: int) -> int | None:
+    """How many words lie between the span `start:end` and the nearest word of the question outside
+    it (`marks` from `asked_marks`); None where there is none, or the span holds no whole word."""
+    inside = [i for i, (a, z, _) in enumerate(marks) if a >= start and z <= end]
+    if not inside:
+        return None
+    lo, hi = inside[0], inside[-1]
+    return min((lo - i - 1 if i < lo else i - hi - 1 for i, (_, _, q) in enumerate(marks) if q and not lo <= i <= hi),
+               default=None)
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
