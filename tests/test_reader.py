@@ -155,7 +155,7 @@ def test_the_reader_prefers_a_span_near_the_questions_words_but_not_for_why():
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
 
     class Net(torch.nn.Module):
-        """"cracks" scores 0.5 above "Monday", whatever the question."""
+        """The span "cracks" scores 0.5 above "Monday", whatever the question."""
 
         def __init__(self):
             super().__init__()
