@@ -961,6 +961,27 @@ def test_who_is_the_role_is_answered_by_a_likely_sentence_that_says_the_role(ass
     assert _short(assistant, LogitsReader({"Hilda": 6.0, "Claire Dubois": 2.0}), question) == "Hilda"
 
 
+def test_who_prefers_a_sentence_that_says_more_of_the_question_through_he_or_she(assistant):
+    from rag.types import Article
+
+    text = ("Judge Petra Lindqvist said the combined company would control most of the traffic.\n\n"
+            "\"Competition would disappear,\" she wrote in a long decision.\n\n"
+            "The Federal Cartel Office welcomed the decision.")
+    assistant.index_articles([Article(id="ruling", title="Ruling", source="test", text=text)])
+    question = "Who wrote the decision?"
+    # The reader, fitted on names, finds the office likelier than "she".
+    reader = LogitsReader({"Federal Cartel Office": 3.0, "she": 1.5})
+    _answerer(assistant, reader)
+    answer = assistant.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == "Petra Lindqvist"
+    assert [c.quote for c in answer.citations] == [
+        "Judge Petra Lindqvist said the combined company would control most of the traffic.",
+        "\"Competition would disappear,\" she wrote in a long decision.",
+    ]
+    # Far less likely than the reader's choice (KIND_SWITCH_RATIO), it does not answer.
+    assert _short(assistant, LogitsReader({"Federal Cartel Office": 6.0, "she": 1.0}), question) == "Federal Cartel Office"
+
+
 def test_the_role_asked_is_a_common_noun_not_a_title():
     from rag.answering.extractive import _ROLE_ASKED
 
