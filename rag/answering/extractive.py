@@ -378,9 +378,9 @@ class ExtractiveAnswerer:
             # Hilda brought winds …"), though that one holds more of the question's words.
             chosen = instead(lambda c: _says_word(text(c), role.group(1)), as_many_words=False)
         if wh_class(search) == "who":
-            # "Who wrote the decision?" of "… ," she wrote in a 140-page decision.": a sentence that
-            # says more of the question's words but names its doer only as "he" or "she", whose
-            # name the article gives just before; the reader, fitted on SQuAD's names, finds it unlikely.
+            # "Who wrote the decision?" of '"…," she wrote in a 140-page decision.': a sentence that
+            # says more of the question's words but names its doer only as "he" or "she", whose name
+            # the article gives before it. The reader, fitted on SQuAD's names, finds it unlikely.
             def by_pronoun(c: Candidate) -> bool:
                 said = text(c)
                 return (c.lexical + c.context > chosen.lexical + chosen.context
