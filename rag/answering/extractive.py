@@ -385,7 +385,7 @@ class ExtractiveAnswerer:
                 said = text(c)
                 return (c.lexical + c.context > chosen.lexical + chosen.context
                         and _HE_OR_SHE.search(said) is not None
-                        and not any(e.label_ == "PERSON" for e in parse(said).ents)
+                        and not _names_a_person(said)
                         and antecedent(corpus, c.article_id, c.index, search) is not None)
 
             chosen = instead(by_pronoun)
@@ -473,7 +473,7 @@ class ExtractiveAnswerer:
         # Zelensky …": whom "the host" means answers, not the name the sentence gives.
         refers = wh == "who" and refers_to_someone(primary_text)
         by_role = refers and refers_by_the_role_asked(search, primary_text)
-        if picked and refers and (by_role or not any(e.label_ == "PERSON" for e in parse(primary_text).ents)):
+        if picked and refers and (by_role or not _names_a_person(primary_text)):
             picked = None  # "the host of the meeting said …": the name is given earlier (below)
         if picked and (in_item := self._in_item(search, primary_text, picked[0])) is not None:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
@@ -664,7 +664,7 @@ class ExtractiveAnswerer:
         if short is None:
             return False
         text = corpus.text(short[0])[short[1] : short[2]]
-        return any(ent.label_ == "PERSON" for ent in parse(text).ents) or bool(
+        return _names_a_person(text) or bool(
             re.fullmatch(r"(?:[A-Z][\w'’.-]+\s*){2,}", text.strip())
         )
 
@@ -687,6 +687,11 @@ _ROLE_ASKED = re.compile(rf"^\W*(?i:who\s+(?:is|was|are|were)\s+the)\s+(?:[a-z-]
 
 
 _HE_OR_SHE = re.compile(r"\b(?:he|she)\b", re.IGNORECASE)
+
+
+def _names_a_person(text: str) -> bool:
+    """spaCy finds the name of a person in `text`."""
+    return any(e.label_ == "PERSON" for e in parse(text).ents)
 
 
 def _says_word(sentence: str, word: str) -> bool:
