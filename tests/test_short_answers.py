@@ -171,6 +171,10 @@ def test_key_facts_rules():
     assert missing_facts("What rivalry do Oxford and Cambridge have?", rivalry,
                          article_terms={"oxford", "cambridg", "harvard", "yale"}) != []
     assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) != []
+    # Someone unnamed stands in for a person, not for a country.
+    tanks = "The French president recalled that two years ago no one thought about sending tanks."
+    assert missing_facts("How many tanks did Germany send?", tanks, article_terms={"germani", "tank"}) == ["germani"]
+    assert missing_facts("What did Ann Lee say about tanks?", tanks, article_terms={"ann", "lee", "tank"}) == []
     # People and times counted in other words.
     assert missing_facts("How many people were hurt?", "Two fishermen were hurt.", rules=ALL_RULES) == []
     assert missing_facts("How many people were hurt?", "The wall was hit twice.", rules=ALL_RULES) == ["people"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answering.countries import countries_in
 from rag.answering.language import ROLE_NOUNS
 from rag.answering.parsing import parse
 from rag.text import STOPWORDS, fold, numbers, prefix, stem, terms
@@ -105,6 +106,12 @@ def _names(question: str) -> set[str]:
         stem(fold(t)) for i, t in enumerate(tokens)
         if i > 0 and len(t) >= 3 and re.fullmatch(r"[A-Z][a-z][\w'’-]*", t) and fold(t) not in STOPWORDS
     }
+
+
+def _only_countries(question: str, names: list[str]) -> bool:
+    """Whether every one of a question's `names` (stems, from `_names`) is a country it names."""
+    said = set().union(*countries_in(question).values())
+    return bool(names) and all(n in said or n in _FAMILY_OF for n in names)
 
 
 # "of" and a name, or a name's possessive: a question that may give something to a name.
@@ -206,10 +213,12 @@ def missing_facts(
         missing += [n for n in asked if not any(_found(n, *place) for place in places)]
         # ...and one of them, at least, in the evidence itself, unless it speaks of someone unnamed:
         # "What rivalry do Oxford and Cambridge have?" is not answered from a sentence on Harvard and
-        # Yale because the article names Oxford elsewhere.
-        if asked and not _STANDS_IN.search(evidence) and not any(
-            _found(n, seen_terms, seen_prefixes) for n in asked
-        ):
+        # Yale because the article names Oxford elsewhere. Someone unnamed stands in for a person,
+        # not a country: "How many tanks did Germany send?" is not answered by "The French president
+        # recalled … sending tanks".
+        stands_in = _STANDS_IN.search(evidence) is not None and not _only_countries(question, asked)
+        if (asked and not stands_in and not any(n in missing for n in asked)
+                and not any(_found(n, seen_terms, seen_prefixes) for n in asked)):
             missing.append(" and ".join(asked))
         missing += _owner_swapped(question, evidence, set(asked))
     counted = _COUNTED.search(question) if "counted" in rules else None
