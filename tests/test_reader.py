@@ -922,6 +922,20 @@ def test_how_many_is_not_answered_by_a_year(assistant):
     assert _short(assistant, FakeReader("52 percent"), "How many of its drivers backed the order?") == "52 percent"
 
 
+def test_how_many_things_is_not_answered_by_a_time_gone_by(assistant):
+    from rag.types import Article
+
+    text = ("Two years ago no one in the town thought about building a sea wall. "
+            "The council met on Friday in the town hall.")
+    assistant.index_articles([Article(id="wall", title="Sea wall", source="test", text=text)])
+    # "Two years ago" counts years, not walls: no answer to how many walls, whichever span is read.
+    for span in ("Two", "sea wall"):
+        _answerer(assistant, FakeReader(span))
+        assert assistant.ask("How many sea walls did the town build?").refused, span
+    # ...but it is the answer to how many years.
+    assert _short(assistant, FakeReader("Two"), "How many years ago did no one think about a sea wall?") == "Two"
+
+
 def test_a_sentence_whose_likeliest_words_are_the_questions_gives_way_to_a_likely_one_that_answers(assistant):
     from rag.types import Article
 

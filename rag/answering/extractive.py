@@ -121,6 +121,12 @@ SURE_READING = 0.05
 MAX_COUNT_WORDS = 5
 # A question that asks for a count ("how much" may ask for an amount in words: "little", "no damage").
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
+# Units of time: "How many years …?" asks for a time, which "two years ago" gives; any other "how
+# many" asks for things, which it does not count ("How many tanks did France send?" is not answered
+# by "two years ago no one thought about sending tanks").
+_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centur(?:y|ies)|generations?"
+_HOW_MANY_TIMES = re.compile(rf"\bhow\s+many\s+(?:{_TIME_UNITS})\b", re.IGNORECASE)
+_ELAPSED = re.compile(rf"\s+(?:{_TIME_UNITS})\s+(?:ago|earlier|later|before|after)\b", re.IGNORECASE)
 _ASKS_MONEY = re.compile(
     r"\bhow\s+much\b(?:\s+[\w'’-]+){0,10}?\s+(?:cost|costs|costed|pay|paid|spend|spent|charge|charged|earn|earned|"
     r"raise|raised|sell|sold|buy|bought|worth|fund|funded|owe|owed)\b"
@@ -419,9 +425,9 @@ class ExtractiveAnswerer:
         # the meeting?" is not answered with "The tone of the meeting was severe."), nor one without
         # an amount of money what something cost ("How much did the sea wall cost?" is not answered
         # with "built in 1962"); nor is an LLM's citation of it endorsed.
-        if verdict.primary is not None and any(
-            asks.search(question) and not says(corpus.sentence_text(verdict.primary.article_id, verdict.primary.index))
-            for asks, says in _MUST_SAY
+        says = _must_say(question)
+        if verdict.primary is not None and says is not None and not says(
+            corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
         ):
             verdict.primary = None
         return verdict
@@ -480,7 +486,10 @@ class ExtractiveAnswerer:
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
         count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
-        if picked and wh == "how_many" and (counted := self._counted(primary_text, picked[0], count=count)) != picked[0]:
+        time = bool(_HOW_MANY_TIMES.search(search))
+        if picked and wh == "how_many" and (
+            counted := self._counted(primary_text, picked[0], count=count, time=time)
+        ) != picked[0]:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
@@ -641,12 +650,12 @@ class ExtractiveAnswerer:
         return found
 
     @staticmethod
-    def _counted(sentence: str, reading: Reading, *, count: bool = False) -> Reading | None:
+    def _counted(sentence: str, reading: Reading, *, count: bool = False, time: bool = False) -> Reading | None:
         """The reading with its span moved to the likeliest of its spans that says a number in at
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
         return reading.likeliest(lambda a, z: len(sentence[a:z].split()) <= MAX_COUNT_WORDS
-                                 and _says_a_number(sentence, a, z, count=count))
+                                 and _says_a_number(sentence, a, z, count=count, time=time))
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):
@@ -702,7 +711,7 @@ def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
     """For a question that asks for a kind of thing a sentence can be seen to say or not (an amount
     of money, a number, the clause "say" takes in "What did Scholz say?"), whether a sentence says
     one; None for other questions."""
-    says = next((says for asks, says in _MUST_SAY if asks.search(question)), None)
+    says = _must_say(question)
     if says is not None:
         return says
     if ASKS_WHAT_DONE.match(question):
@@ -710,11 +719,14 @@ def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
     return None
 
 
-def _says_a_number(sentence: str, a: int = 0, z: int | None = None, *, count: bool = False) -> bool:
+def _says_a_number(
+    sentence: str, a: int = 0, z: int | None = None, *, count: bool = False, time: bool = False,
+) -> bool:
     """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few"); "no one" and
     "someone" count nothing, "some 150" does, and a number joined to a name ("G-7", "F-16",
     "COVID-19") is part of the name. With `count` (for "how many"), a number that may count things:
-    not a year ("by 2030")."""
+    not a year ("by 2030"), nor, unless `time` ("How many years …?"), a time gone by ("two years
+    ago", "three days later")."""
     z = len(sentence) if z is None else z
 
     def counts(m: re.Match) -> bool:
@@ -723,6 +735,8 @@ def _says_a_number(sentence: str, a: int = 0, z: int | None = None, *, count: bo
             return False
         if count and _YEAR.fullmatch(m.group(0).rstrip(".,")) and _BEFORE_A_YEAR.search(before):
             return False  # "How many locomotives …?" is not answered by "… emission rules by 2030"
+        if count and not time and _ELAPSED.match(sentence, a + m.end()):
+            return False
         return m.group(0).lower() != "one" or not re.search(r"\b(?:no|any|some|every)\s*$", before, re.IGNORECASE)
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
@@ -733,6 +747,10 @@ def _says_a_count(sentence: str, a: int = 0, z: int | None = None) -> bool:
     return _says_a_number(sentence, a, z, count=True)
 
 
+def _says_a_time(sentence: str, a: int = 0, z: int | None = None) -> bool:
+    return _says_a_number(sentence, a, z, count=True, time=True)
+
+
 def _says_money(sentence: str) -> bool:
     """Whether `sentence` names an amount of money (a currency's sign or name)."""
     return bool(_MONEY.search(sentence))
@@ -740,4 +758,10 @@ def _says_money(sentence: str) -> bool:
 
 # What a sentence must say to answer such a question at all: an amount of money for "how much did it
 # cost", a number for "how many" (the first that applies is also what the sentence choice prefers).
-_MUST_SAY = ((_ASKS_MONEY, _says_money), (_HOW_MANY, _says_a_count))
+_MUST_SAY = ((_ASKS_MONEY, _says_money), (_HOW_MANY_TIMES, _says_a_time), (_HOW_MANY, _says_a_count))
+
+
+def _must_say(question: str) -> Callable[[str], bool] | None:
+    """What a sentence must say to answer `question` (the first of `_MUST_SAY` that applies); None
+    where nothing is asked for."""
+    return next((says for asks, says in _MUST_SAY if asks.search(question)), None)
