@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering.lists import description_of_name, item_about, items
+from rag.answering.lists import description_of_name, gives_to_other_countries, item_about, items
 
 REPRESENTED = ("The low level of Italian representation was significant, with a deputy foreign minister, and the US, "
                "Kyiv’s main and indispensable support, with a deputy secretary of state.")
@@ -76,3 +76,27 @@ def test_other_than_asks_about_the_other_items():
     sentence = "Patents were granted in the US; in Britain, on the same day; and in Canada, a year later."
     assert item_about("Where else, other than the US, were patents granted?", sentence) is None
     assert sentence[slice(*item_about("When were patents granted in Canada?", sentence))] == "and in Canada, a year later."
+
+
+@pytest.mark.parametrize(
+    ("question", "gives_to_others"),
+    [
+        ("Who is the president of the United States?", True),  # no item names the US
+        ("Who is the president of Spain?", False),
+        ("Who represented Britain?", False),
+        ("Besides the US, who attended?", False),  # asks about the others
+        ("Who is the German chancellor?", False),  # names no country by name: "German" is its people's word
+    ],
+)
+def test_a_list_of_other_countries_facts_does_not_answer_about_a_country_it_does_not_name(question, gives_to_others):
+    assert gives_to_other_countries(question, ALSO_THERE) is gives_to_others
+    assert not gives_to_other_countries(question, "The US sent a deputy secretary of state.")  # no list
+
+
+def test_a_question_about_a_country_the_list_does_not_name_is_refused(seeded):
+    from tests.test_reader import SpansReader, _answerer
+
+    _answerer(seeded, SpansReader("Pedro Sánchez", "deputy secretary of state"))
+    assert seeded.ask("Who is the president of the United States?").refused
+    answer = seeded.ask("Who is the president of Spain?")
+    assert answer.short_answer is not None and answer.short_answer.text == "Pedro Sánchez"

@@ -20,7 +20,7 @@ import numpy as np
 from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
-from rag.answering.lists import description_of_name, item_about
+from rag.answering.lists import description_of_name, gives_to_other_countries, item_about
 from rag.answering.language import (
     ROLE_NOUNS,
     TYPE_PATTERNS,
@@ -430,6 +430,10 @@ class ExtractiveAnswerer:
             corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
         ):
             verdict.primary = None
+        if verdict.primary is not None and gives_to_other_countries(
+            question, corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
+        ):
+            verdict.primary = None  # a list of other countries' facts (lists.gives_to_other_countries)
         return verdict
 
     def _misses_key_facts(self, question: str, corpus, c: Candidate) -> bool:

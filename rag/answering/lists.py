@@ -76,6 +76,20 @@ def item_about(question: str, sentence: str) -> tuple[int, int] | None:
     return matching[0] if others - asked else None
 
 
+def gives_to_other_countries(question: str, sentence: str) -> bool:
+    """Whether `sentence` lists facts item by item, at least two items naming a country, and no item
+    names a country the question names: "Who is the president of the United States?" is not
+    answered by "There were also the German chancellor, Olaf Scholz; …; and the Spanish president,
+    Pedro Sánchez." (the reader's likeliest span there is a president, of Spain). Not where the
+    question asks about the others ("Besides the US, who …?")."""
+    asked = countries_in(question).keys()
+    parts = items(sentence)
+    if not asked or len(parts) < 2 or _OTHER_THAN.search(question):
+        return False
+    named = [countries_in(sentence[a:z]).keys() for a, z in parts]
+    return sum(bool(n) for n in named) >= 2 and not any(n & asked for n in named)
+
+
 def description_of_name(question: str, sentence: str, within: tuple[int, int]) -> tuple[int, int] | None:
     """(start, end) of a description set off by commas right after a name the question gives, in
     `sentence[within[0]:within[1]]` ("the US, Kyiv's main and indispensable support, with …"): a
