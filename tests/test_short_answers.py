@@ -378,6 +378,11 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
         ("What did the fire service send?", "The fire service sent 45 firefighters and six boats, its chief said.",
          "45 firefighters and six boats"),
         ("What did the union ask for?", "The union thanked the board but asked for higher wages.", "higher wages"),
+        # "to do" asks for what the verb's "to" takes.
+        ("What does the council refuse to do?", "The council refuses to close the old bridge before May.",
+         "to close the old bridge before May"),
+        ("What did the mayor want to do?", "The mayor was ill and wanted to open the bridge herself.",
+         "to open the bridge herself"),
         # A relative clause inside the clause's subject is part of what was said.
         ("What did the analysts say?",
          "Analysts said the company, which lost money last year, would struggle to raise capital, which worried investors.",

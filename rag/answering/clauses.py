@@ -84,19 +84,26 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
                      and all(c.i == 0 for c in t.children)), None)
     # ("dative": spaCy's reading of "what" in "What did the mayor tell reporters?")
     ends_on_preposition = q[0].dep_ == "pobj" and dangling is not None and q[0].head.i == dangling.i
+    # "What does Berlin refuse to do?" asks for what the verb's "to" takes, as "commit to" does:
+    # "refuses to participate in …".
+    to_do = next((t for t in root.children if t.dep_ == "xcomp" and t.lower_ == "do" and q[0].head.i == t.i
+                  and any(a.dep_ == "aux" and a.lower_ == "to" for a in t.children)), None)
     if q[0].dep_ not in ("dobj", "dative") and not ends_on_preposition:
         return None
     particle = next((t.lower_ for t in root.children if t.dep_ == "prt"), None)
     # Before the verb: "what", "did" and the subject; after it, the question's own words, but for
     # the particle, the preposition it ends on and the topic ("about sending troops").
     said = {t.i for t in q if t.i <= root.i} | {t.i for t in root.children if t.dep_ in ("neg", "prt", "punct")}
+    if to_do is not None:
+        said |= {t.i for t in to_do.subtree}
     for child in root.children:
         if child.dep_ == "prep" and child.lower_ in TOPIC_PREPOSITIONS:
             said |= {t.i for t in child.subtree}
     if any(t.pos_ in ("VERB", "AUX") for t in q if t.i > root.i and t.i not in said):
         return None  # "What did Tesla tell Brisbane he didn't believe in?" asks about another verb's object
     rest = {stem(fold(t.text)) for t in q if t.i not in said and t.is_alpha and fold(t.text) not in STOPWORDS}
-    return _verb(root.text), particle, dangling.lower_ if dangling is not None else None, rest
+    preposition = "to" if to_do is not None else dangling.lower_ if dangling is not None else None
+    return _verb(root.text), particle, preposition, rest
 
 
 def _complement(verb, preposition: str | None, named: set[str] | frozenset[str] = frozenset()) -> list:
