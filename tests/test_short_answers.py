@@ -171,10 +171,13 @@ def test_key_facts_rules():
     assert missing_facts("What rivalry do Oxford and Cambridge have?", rivalry,
                          article_terms={"oxford", "cambridg", "harvard", "yale"}) != []
     assert missing_facts("What did Riverton approve?", sentence, article_terms={"riverton"}) != []
-    # Someone unnamed stands in for a person, not for a country.
+    # Someone unnamed stands in for a person, not for a country that acts in the question...
     tanks = "The French president recalled that two years ago no one thought about sending tanks."
     assert missing_facts("How many tanks did Germany send?", tanks, article_terms={"germani", "tank"}) == ["germani"]
     assert missing_facts("What did Ann Lee say about tanks?", tanks, article_terms={"ann", "lee", "tank"}) == []
+    # ...while a country the question only speaks of may be said before.
+    threatened = "He spoke to the leaders of the countries most directly threatened, such as Finland and Poland."
+    assert missing_facts("Which countries are most threatened by Russia?", threatened, article_terms={"russia"}) == []
     # People and times counted in other words.
     assert missing_facts("How many people were hurt?", "Two fishermen were hurt.", rules=ALL_RULES) == []
     assert missing_facts("How many people were hurt?", "The wall was hit twice.", rules=ALL_RULES) == ["people"]

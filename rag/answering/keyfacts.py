@@ -108,10 +108,14 @@ def _names(question: str) -> set[str]:
     }
 
 
-def _only_countries(question: str, names: list[str]) -> bool:
-    """Whether every one of a question's `names` (stems, from `_names`) is a country it names."""
+def _countries_act(question: str, names: list[str]) -> bool:
+    """Whether every one of a question's `names` (stems, from `_names`) is a country, and one of them
+    does what the question asks about (its verb's subject: "How many tanks did Germany send?"), not
+    a country it only speaks of ("Which countries are threatened by Russia?")."""
     said = set().union(*countries_in(question).values())
-    return bool(names) and all(n in said or n in _FAMILY_OF for n in names)
+    if not names or not all(n in said or n in _FAMILY_OF for n in names):
+        return False
+    return any(t.dep_ in ("nsubj", "nsubjpass") and stem(fold(t.text)) in names for t in parse(question))
 
 
 # "of" and a name, or a name's possessive: a question that may give something to a name.
@@ -214,9 +218,9 @@ def missing_facts(
         # ...and one of them, at least, in the evidence itself, unless it speaks of someone unnamed:
         # "What rivalry do Oxford and Cambridge have?" is not answered from a sentence on Harvard and
         # Yale because the article names Oxford elsewhere. Someone unnamed stands in for a person,
-        # not a country: "How many tanks did Germany send?" is not answered by "The French president
-        # recalled … sending tanks".
-        stands_in = _STANDS_IN.search(evidence) is not None and not _only_countries(question, asked)
+        # not for a country that acts in the question: "How many tanks did Germany send?" is not
+        # answered by "The French president recalled … sending tanks".
+        stands_in = _STANDS_IN.search(evidence) is not None and not _countries_act(question, asked)
         if (asked and not stands_in and not any(n in missing for n in asked)
                 and not any(_found(n, seen_terms, seen_prefixes) for n in asked)):
             missing.append(" and ".join(asked))
