@@ -42,6 +42,7 @@ from rag.answering.neighbours import (
 )
 from rag.answering.overlap import overlap
 from rag.answering.parsing import parse
+from rag.answering.phrases import whole_phrase
 from rag.answering.reader import Reader, Reading, choice_features, default_reader, evidence_row
 from rag.answering.render import answer_text, cited_quote, refusal
 from rag.chunking import Sentence
@@ -510,6 +511,12 @@ class ExtractiveAnswerer:
         if picked:
             reading, probability = picked
             short = (primary.article_id, at + reading.start, at + reading.end, probability)
+        if picked and wh in ("what", "which", "who") and (
+            whole := whole_phrase(search, primary_text, picked[0].start, picked[0].end)
+        ) is not None:
+            # "What anniversary …?" of "the second anniversary of the Russian invasion": the reader's
+            # "second" grows to the noun asked about; "bombs" to "long-range missiles and bombs".
+            short = (primary.article_id, at + whole[0], at + whole[1], picked[1])
         if wh in ("what", "which") and (named := named_as_asked(search, primary_text)) is not None:
             # "What storm hit the coast?": the one name with "storm" in it ("Storm Hilda"), which the
             # reader, fitted to leave the question's words out of its spans, cuts to "Hilda" or misses.

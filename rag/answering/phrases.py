@@ -1,0 +1,127 @@
+"""The whole phrase a short answer is part of: the noun a "what/which" question asks about, and the
+rest of a list.
+
+The reader was fitted on SQuAD's spans, which rarely repeat the question's words, and its prior
+(`reader.span_prior`) holds spans short. So "What anniversary did the summit coincide with?" was
+answered "second" of "the second anniversary of the Russian invasion", "Which meeting could Macron
+not attend?" "Saturday's videoconference" of "Saturday's videoconference meeting of G-7 leaders",
+and "What is the coalition going to give Ukraine?" "bombs" of "long-range missiles and bombs".
+Here the span grows to the phrase spaCy's parse puts it in: the noun asked about with what it
+takes ("of …"), and every item of the list the span is one of. Only where the text beside the
+span shows such a phrase is the sentence parsed (`parsing.parse`, cached).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.answering.language import asked_what_is
+from rag.answering.parsing import parse
+from rag.text import STOPWORDS, fold, stem
+
+# "What/Which <noun> …?": the noun asked about ("anniversary", "meeting").
+_ASKED_NOUN = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]{2,})\b", re.IGNORECASE)
+# Where a span may be one item of a list: a comma, "and" or "or" right before or after it.
+_LIST_BEFORE = re.compile(r"(?:,|\band|\bor)\s*$", re.IGNORECASE)
+_LIST_AFTER = re.compile(r"^\s*(?:,|and\b|or\b)", re.IGNORECASE)
+# How a span's word may modify the noun asked about: "second anniversary", "videoconference
+# meeting", "Saturday's meeting".
+_MODIFIES = frozenset({"amod", "compound", "nummod", "poss", "nmod", "npadvmod"})
+_SKIPPED_AT_START = frozenset({"det", "punct", "cc"})
+_SEVERAL = re.compile(r"^\W*(?:who|what|which)\s+(?:were|are)\b", re.IGNORECASE)
+_BE = frozenset({"is", "was", "are", "were", "be", "been", "remains", "remained"})
+_COPULA = re.compile(r"\b(?:is|was|are|were|remains|remained)\b", re.IGNORECASE)
+
+
+def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the phrase the span `start:end` is part of, where it is larger:
+    the noun a "what/which <noun>" question asks about, which the span modifies, with the "of …"
+    it takes; else the whole list the span is one item of. None where neither applies."""
+    noun = _asked_noun(question)
+    after = sentence[end : end + 60]
+    asks_noun = noun is not None and re.match(rf"^(?:\S*\s+){{0,2}}{re.escape(noun)}", fold(after)) is not None
+    in_list = _LIST_BEFORE.search(sentence[:start]) is not None or _LIST_AFTER.match(sentence[end:]) is not None
+    what_is = asked_what_is(question)
+    defines = what_is is not None and what_is[0] == "what" and _COPULA.search(sentence) is not None
+    if not (asks_noun or in_list or defines):
+        return None  # nothing beside the span suggests a larger phrase: no parse
+    doc = parse(sentence)
+    inside = [t for t in doc if t.idx >= start and t.idx + len(t) <= end]
+    if not inside:
+        return None
+    root = next((t for t in inside if not start <= t.head.idx < end or t.head is t), inside[0])
+    grown = _subject_of(doc, _head_noun(what_is[1]), inside) if defines else None
+    if grown is None and asks_noun:
+        head = root.head
+        if root.dep_ in _MODIFIES and head.pos_ in ("NOUN", "PROPN") and stem(fold(head.text)) == stem(noun):
+            grown = _noun_phrase(head)
+    if grown is None and in_list and (
+        root.dep_ == "conj" or (_asks_for_several(question, noun) and any(c.dep_ == "conj" for c in root.children))
+    ):
+        # The last items of a list ("bombs" of "long-range missiles and bombs") stand for all of it;
+        # the first only where the question asks for several ("Which countries …?", "Who were …?"):
+        # else the first may be the one asked about.
+        grown = _list_of(root)
+    if grown is None:
+        return None
+    a, z = min(grown[0], start), max(grown[1], end)
+    return (a, z) if (a, z) != (start, end) else None
+
+
+def _head_noun(phrase: str) -> str | None:
+    """The noun a phrase is about ("problem" of "the main problem facing the allies"), folded."""
+    return next((fold(t.text) for t in parse(phrase) if t.dep_ == "ROOT" and t.pos_ in ("NOUN", "PROPN")), None)
+
+
+def _subject_of(doc, noun: str | None, inside: list) -> tuple[int, int] | None:
+    """Where the sentence says "<subject> is the <noun>" ("The gap between rhetoric and facts is the
+    main problem facing allies") and the span is part of the subject: the whole subject."""
+    if noun is None:
+        return None
+    for t in doc:
+        if t.dep_ == "attr" and stem(fold(t.text)) == stem(noun) and t.head.lower_ in _BE:
+            subject = next((c for c in t.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            if subject is not None and all(subject.left_edge.i <= x.i <= subject.right_edge.i for x in inside):
+                first = subject.left_edge
+                while first.dep_ in _SKIPPED_AT_START and first.i < subject.i:
+                    first = first.nbor()
+                return first.idx, subject.right_edge.idx + len(subject.right_edge)
+    return None
+
+
+def _asks_for_several(question: str, noun: str | None) -> bool:
+    """"Which countries …?", "What weapons …?", "Who were …?": the answer is more than one thing."""
+    if noun is not None and re.search(r"[^suia]s$", noun):
+        return True
+    return _SEVERAL.match(question) is not None
+
+
+def _asked_noun(question: str) -> str | None:
+    m = _ASKED_NOUN.match(question)
+    if not m or fold(m.group(1)) in STOPWORDS:
+        return None
+    return fold(m.group(1))
+
+
+def _noun_phrase(noun) -> tuple[int, int]:
+    """The noun with the words before it that belong to it and the "of …" after it."""
+    left = [t for t in noun.lefts if t.dep_ not in _SKIPPED_AT_START]
+    first = min((t.left_edge for t in left), key=lambda t: t.i, default=noun)
+    last = noun
+    for child in noun.rights:
+        if child.dep_ == "prep" and child.lower_ == "of":
+            last = child.right_edge
+    return first.idx, last.idx + len(last)
+
+
+def _list_of(item) -> tuple[int, int]:
+    """From the first item of the list `item` belongs to to the end of its last, each item with the
+    words before it that belong to it."""
+    first = item
+    while first.dep_ == "conj" and first.head is not first:
+        first = first.head
+    items = [first, *first.conjuncts]
+    last = max(items, key=lambda t: t.i)
+    lead = [t for t in first.lefts if t.dep_ not in _SKIPPED_AT_START]
+    begin = min((t.left_edge for t in lead), key=lambda t: t.i, default=first)
+    return begin.idx, last.idx + len(last)
