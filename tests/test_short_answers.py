@@ -97,6 +97,11 @@ def test_the_reason_a_sentence_gives_is_the_short_answer_to_why(council):
         ("The club sold its ground to raise money for a new stand.", "to raise money for a new stand"),
         ("The city closed the bridge in order to repair the cables.", "in order to repair the cables"),
         ("He left the meeting early, saying he was ill.", "saying he was ill"),
+        # What a feeling takes.
+        ("Many of them were angry that the report had been kept private for five months.",
+         "the report had been kept private for five months"),
+        ("She was disappointed that the court blocked the deal.", "the court blocked the deal"),
+        ("The mayor said that the bridge would reopen.", None),  # saying is no feeling
         ("The mayor was the first to arrive.", None),  # an infinitive that gives no purpose
         ("Officials decided to close the schools.", None),
         ("Shares fell sharply, wiping out a year of gains.", None),  # a result, not a reason

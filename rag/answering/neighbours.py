@@ -38,6 +38,12 @@ REASON_PARTICIPLES = frozenset(stem(w) for w in (
     "fear", "worry", "cite", "argue", "say", "claim", "rule", "note", "warn", "insist", "complain",
     "hope", "believe", "accuse", "allege", "find", "conclude", "judge",
 ))
+# ...or the clause a feeling takes: "were angry that the report had been kept private".
+FEELINGS = frozenset(stem(w) for w in (
+    "angry", "upset", "worried", "concerned", "disappointed", "happy", "glad", "pleased", "relieved",
+    "surprised", "furious", "sad", "afraid", "frustrated", "delighted", "proud", "ashamed", "sorry",
+    "shocked", "outraged", "unhappy", "annoyed", "alarmed", "dismayed", "grateful", "thankful",
+))
 
 
 def reason_in(text: str) -> tuple[int, int] | None:
@@ -45,7 +51,7 @@ def reason_in(text: str) -> tuple[int, int] | None:
     clause after "because" (or "since", "so that", "as" marking a clause of reason) or the phrase
     after "because of", "due to", "owing to", "thanks to"; where no such word is, a clause of fearing,
     judging or saying ("…, fearing that …") or of purpose ("… to raise money", "in order to …")
-    hung on the sentence's verb; None where it gives none. From spaCy's parse rather than a
+    hung on the sentence's verb, or what a feeling takes ("angry that …"); None where it gives none. From spaCy's parse rather than a
     pattern, so that the clause ends where it ends ("…, because X, Y said")."""
     doc = parse(text)
     for words in chain(_after_a_word_of_reason(doc), _hung_on_the_verb(doc)):
@@ -74,7 +80,7 @@ def _after_a_word_of_reason(doc):
 
 def _hung_on_the_verb(doc):
     """The words of each reason given without such a word: "in order to …", a participle of fearing
-    or saying, an infinitive of purpose."""
+    or saying, an infinitive of purpose, the "that" clause of a feeling."""
     for tok in doc:
         if tok.i + 2 < len(doc) and tok.lower_ == "in" and doc[tok.i + 1].lower_ == "order" and doc[tok.i + 2].lower_ == "to":
             yield list(tok.subtree)  # "closed the bridge in order to repair it"
@@ -83,6 +89,10 @@ def _hung_on_the_verb(doc):
             or (tok.tag_ == "VB" and any(t.dep_ == "aux" and t.lower_ == "to" for t in tok.children))
         ):
             yield list(tok.subtree)
+        elif tok.dep_ == "ccomp" and tok.i > tok.head.i and stem(fold(tok.head.text)) in FEELINGS:
+            that = next((t for t in tok.children if t.dep_ == "mark" and t.lower_ == "that"), None)
+            if that is not None:
+                yield [t for t in tok.subtree if t.i > that.i]
 
 
 def asks_what_someone_named_is(question: str, sentence: str) -> bool:
