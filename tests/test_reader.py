@@ -936,6 +936,20 @@ def test_how_many_things_is_not_answered_by_a_time_gone_by(assistant):
     assert _short(assistant, FakeReader("Two"), "How many years ago did no one think about a sea wall?") == "Two"
 
 
+def test_how_many_is_not_answered_by_a_number_of_other_things(assistant):
+    from rag.types import Article
+
+    text = ("About 2,000 people live in the valley. The river rose overnight. "
+            "Nobody was hurt, but about 300 homes were damaged.")
+    assistant.index_articles([Article(id="flood", title="Flood", source="test", text=text)])
+    # "300 homes" counts homes: for people, the sentence alone (it says nobody was hurt), no bold number.
+    _answerer(assistant, FakeReader("300"))
+    answer = assistant.ask("How many people were hurt?")
+    assert not answer.refused and answer.short_answer is None, answer.text
+    assert "Nobody was hurt" in answer.citations[0].quote
+    assert _short(assistant, FakeReader("300"), "How many homes were damaged?") == "300"
+
+
 def test_a_sentence_whose_likeliest_words_are_the_questions_gives_way_to_a_likely_one_that_answers(assistant):
     from rag.types import Article
 

@@ -517,3 +517,20 @@ def test_who_did_what_a_role_names_is_whom_the_role_means_not_another_name_of_th
     assert any("the host’s" in q for q in quotes) and any("Ann Lee" in q for q in quotes)
     _verbatim(answer, assistant)
     assert assistant.ask("Who recorded the video?").short_answer.text == "Tom Reyes"  # not a role asked
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "number", "other"),
+    [
+        ("How many people were hurt?", "Nobody was hurt, but about 300 homes were damaged.", "300", True),
+        ("How many homes were damaged?", "Nobody was hurt, but about 300 homes were damaged.", "300", False),
+        ("How many people attended?", "It ended with about twenty heads of state present.", "twenty", False),
+        ("How many buses did the council approve?", "The council approved 12 new electric buses.", "12", False),
+        ("How many floodgates no longer close?", "Two of the four floodgates no longer close.", "Two", False),
+        ("How many points did they score?", "Their score rose by 12 in the second half.", "12", False),
+    ],
+)
+def test_a_number_followed_by_another_plural_counts_another_thing(question, sentence, number, other):
+    from rag.answering.keyfacts import counts_another_thing
+
+    assert counts_another_thing(question, sentence, sentence.index(number) + len(number)) is other

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
-from rag.answering.keyfacts import ALL_RULES, RULES, evidence_of, missing_facts
+from rag.answering.keyfacts import ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts
 from rag.answering.lists import description_of_name, gives_to_other_countries, item_about
 from rag.answering.language import (
     ROLE_NOUNS,
@@ -496,7 +496,8 @@ class ExtractiveAnswerer:
         count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
         time = bool(_HOW_MANY_TIMES.search(search))
         if picked and wh == "how_many" and (
-            counted := self._counted(primary_text, picked[0], count=count, time=time)
+            counted := self._counted(primary_text, picked[0], count=count, time=time,
+                                     question=search if count else None)
         ) != picked[0]:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
@@ -664,12 +665,15 @@ class ExtractiveAnswerer:
         return found
 
     @staticmethod
-    def _counted(sentence: str, reading: Reading, *, count: bool = False, time: bool = False) -> Reading | None:
+    def _counted(
+        sentence: str, reading: Reading, *, count: bool = False, time: bool = False, question: str | None = None,
+    ) -> Reading | None:
         """The reading with its span moved to the likeliest of its spans that says a number in at
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
         return reading.likeliest(lambda a, z: len(sentence[a:z].split()) <= MAX_COUNT_WORDS
-                                 and _says_a_number(sentence, a, z, count=count, time=time))
+                                 and _says_a_number(sentence, a, z, count=count, time=time)
+                                 and not (question and counts_another_thing(question, sentence, z)))
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):

@@ -239,6 +239,40 @@ def missing_facts(
     return missing
 
 
+_PERSON_WORDS = frozenset({"people", "persons", "individuals"})
+_FOLLOWING = re.compile(r"[A-Za-z][\w'’-]*")
+
+
+def counted_noun(question: str) -> str | None:
+    """The noun a "how many" question counts ("trams" of "How many electric trams did …?"), folded."""
+    m = _COUNTED.search(question)
+    word = (m.group(1) or m.group(2)) if m else None
+    return fold(word) if word and fold(word) not in STOPWORDS else None
+
+
+def counts_another_thing(question: str, sentence: str, end: int) -> bool:
+    """Whether the number that ends at `end` in `sentence` counts something other than what the "how
+    many" question counts: "about 300 homes were damaged" for "How many people were hurt?". The
+    thing a number counts is the plural word among the next three, before a stopword; a number
+    with none ("two of the four", "rose by 12") may count anything, and people may be counted in
+    other words ("twenty heads of state")."""
+    noun = counted_noun(question)
+    if noun is None:
+        return False
+    after = sentence[end:]
+    if noun in _PERSON_WORDS and re.match(rf"\s+(?:[\w-]+\s+){{0,2}}?(?:{_PERSONS})\b", after, re.IGNORECASE):
+        return False
+    for word in _FOLLOWING.findall(after)[:3]:
+        folded = fold(word)
+        if folded in STOPWORDS:
+            return False
+        if prefix(stem(folded)) == prefix(stem(noun)):
+            return False
+        if word.islower() and len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
+            return True
+    return False
+
+
 def evidence_of(corpus, article_id: str, index: int) -> str:
     """The answering sentence with its neighbours in the same paragraph: where a key fact may be."""
     sents = corpus.sentences(article_id)
