@@ -48,6 +48,11 @@ def test_a_span_is_widened_to_whole_words():
     assert whole_words(text, text.index("painted"), text.index(" the wall")) == (text.index("repainted"), text.index(" the wall"))
     assert whole_words(text, 0, 3) == (0, 3)
     assert whole_words(text, text.index("wal"), text.index("wal") + 3) == (text.index("wall"), text.index("wall") + 4)
+    # An article a span ends on is left out; a capital "A" may be a name's.
+    text = "Shareholders will receive $41 a share under Plan A."
+    at = text.index("$41")
+    assert text[slice(*whole_words(text, at, at + len("$41 a")))] == "$41"
+    assert text[slice(*whole_words(text, text.index("Plan"), len(text) - 1))] == "Plan A"
 
 
 def test_a_span_inside_a_number_is_widened_to_the_whole_number():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import warnings
 from dataclasses import dataclass, replace
@@ -444,14 +445,19 @@ def words_from_asked(marks: list[tuple[int, int, bool]], start: int, end: int) -
                default=None)
 
 
+_ENDS_ON_ARTICLE = re.compile(r"(?<=\S)\s+(?:a|an|the)$")  # lower case: "Plan A" keeps its "A"
+
+
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     """`start`/`end` widened to whole words: a span ending inside a word piece ("ing the wall")
     takes the rest of the word, and one inside a number the whole number ("249" of "2,249 yards",
-    "6" of "6.7")."""
+    "6" of "6.7"); an article it ends on is left out ("$41 a" of "$41 a share")."""
     while start > 0 and _inside(text, start):
         start -= 1
     while 0 < end < len(text) and _inside(text, end):
         end += 1
+    if (dangling := _ENDS_ON_ARTICLE.search(text, start, end)) is not None:
+        end = dangling.start()
     return start, end
 
 
