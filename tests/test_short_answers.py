@@ -97,6 +97,7 @@ def test_the_reason_a_sentence_gives_is_the_short_answer_to_why(council):
         ("The club sold its ground to raise money for a new stand.", "to raise money for a new stand"),
         ("The city closed the bridge in order to repair the cables.", "in order to repair the cables"),
         ("He left the meeting early, saying he was ill.", "saying he was ill"),
+        ("The union said it feared that production would move to Italy.", "production would move to Italy"),
         # What a feeling takes.
         ("Many of them were angry that the report had been kept private for five months.",
          "the report had been kept private for five months"),
@@ -451,6 +452,10 @@ def test_what_someone_said_is_the_short_answer_on_the_seed_article(seeded):
         ("Which king signed the treaty?", "The treaty was signed by King Charles III in 911.", "Charles III"),  # a title
         ("Which Yale alumnus paid for it?", "Edward Harkness, a graduate of Yale University, paid.", None),  # not asked for
         ("What storm was Storm Hilda?", "Storm Hilda hit the coast.", None),  # the question names it
+        # The noun in lower case after the name; an acronym that spells a stopword stays.
+        ("Which union represents the workers?", "The IF Metall union, which represents its workers, objected.",
+         "IF Metall union"),
+        ("Which union objected?", "The union objected.", None),  # no name
     ],
 )
 def test_named_as_asked_is_the_one_name_that_holds_the_noun_asked_about(question, sentence, name):
@@ -528,9 +533,13 @@ def test_who_did_what_a_role_names_is_whom_the_role_means_not_another_name_of_th
         ("How many buses did the council approve?", "The council approved 12 new electric buses.", "12", False),
         ("How many floodgates no longer close?", "Two of the four floodgates no longer close.", "Two", False),
         ("How many points did they score?", "Their score rose by 12 in the second half.", "12", False),
+        # The thing counted may be inside the span.
+        ("How many plants does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", True),
+        ("How many workers does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", False),
     ],
 )
 def test_a_number_followed_by_another_plural_counts_another_thing(question, sentence, number, other):
     from rag.answering.keyfacts import counts_another_thing
 
-    assert counts_another_thing(question, sentence, sentence.index(number) + len(number)) is other
+    at = sentence.index(number)
+    assert counts_another_thing(question, sentence, at, at + len(number)) is other

@@ -673,7 +673,7 @@ class ExtractiveAnswerer:
         does."""
         return reading.likeliest(lambda a, z: len(sentence[a:z].split()) <= MAX_COUNT_WORDS
                                  and _says_a_number(sentence, a, z, count=count, time=time)
-                                 and not (question and counts_another_thing(question, sentence, z)))
+                                 and not (question and counts_another_thing(question, sentence, a, z)))
 
     @staticmethod
     def _reason(article_id: str, index: int, corpus):

@@ -240,6 +240,7 @@ def missing_facts(
 
 
 _PERSON_WORDS = frozenset({"people", "persons", "individuals"})
+_COUNT_IN_WORDS = re.compile(rf"\b{_COUNT}", re.IGNORECASE)
 _FOLLOWING = re.compile(r"[A-Za-z][\w'’-]*")
 
 
@@ -250,16 +251,19 @@ def counted_noun(question: str) -> str | None:
     return fold(word) if word and fold(word) not in STOPWORDS else None
 
 
-def counts_another_thing(question: str, sentence: str, end: int) -> bool:
-    """Whether the number that ends at `end` in `sentence` counts something other than what the "how
-    many" question counts: "about 300 homes were damaged" for "How many people were hurt?". The
-    thing a number counts is the plural word among the next three, before a stopword; a number
-    with none ("two of the four", "rose by 12") may count anything, and people may be counted in
-    other words ("twenty heads of state")."""
+def counts_another_thing(question: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the span `start:end` of `sentence` counts something other than what the "how many"
+    question counts: "300" or "300 homes" of "about 300 homes were damaged" for "How many people
+    were hurt?". The thing the span's last number counts is the plural word among the next three,
+    before a stopword; a number with none ("two of the four", "rose by 12") may count anything,
+    and people may be counted in other words ("twenty heads of state")."""
     noun = counted_noun(question)
-    if noun is None:
+    last = None
+    for last in _COUNT_IN_WORDS.finditer(sentence, start, end):
+        pass
+    if noun is None or last is None:
         return False
-    after = sentence[end:]
+    after = sentence[last.end():]
     if noun in _PERSON_WORDS and re.match(rf"\s+(?:[\w-]+\s+){{0,2}}?(?:{_PERSONS})\b", after, re.IGNORECASE):
         return False
     for word in _FOLLOWING.findall(after)[:3]:

@@ -100,7 +100,7 @@ _TITLES = rf"(?:{ROLE_NOUNS}|senator|judge|bishop|pope|emperor|prince|princess|d
 def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the one name that holds the noun a "what/which <noun>" question
     asks about: "Storm Hilda" for "What storm hit the coast?", "Levi's Stadium" for "Which stadium
-    …?". The reader, fitted to leave the question's own words out of its spans, cuts such names;
+    …?", "IF Metall union" for "Which union …?". The reader, fitted to leave the question's own words out of its spans, cuts such names;
     None where the question asks otherwise, the sentence has no such name or more than one, or the
     question names it already."""
     m = _ASKS_FOR_NAMED.match(question)
@@ -108,13 +108,17 @@ def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
         return None  # "Which Yale alumnus …?" asks about a name, not for one
     noun = m.group(1)
     head = rf"{noun[0].upper()}{re.escape(noun[1:])}s?"
-    found = [f for f in re.finditer(rf"\b(?:{_CAPITALISED}\s+){{0,3}}{head}(?:\s+{_CAPITALISED}){{0,3}}\b", sentence)
+    # ...or in lower case after the name: "the IF Metall union" for "Which union …?".
+    after_name = rf"(?:{_CAPITALISED}\s+){{1,3}}{re.escape(noun)}s?"
+    found = [f for f in re.finditer(rf"\b(?:(?:{_CAPITALISED}\s+){{0,3}}{head}(?:\s+{_CAPITALISED}){{0,3}}|{after_name})\b",
+                                    sentence)
              if len(f.group(0).split()) >= 2]
     if len(found) != 1:
         return None
     a, z = found[0].span()
     words = sentence[a:z].split()
-    while words and fold(words[0]) in STOPWORDS:  # "The" at the start of a sentence
+    # "The" at the start of a sentence (not an acronym that spells a stopword: "IF Metall")
+    while words and fold(words[0]) in STOPWORDS and not (len(words[0]) > 1 and words[0].isupper()):
         a += len(words[0]) + 1
         words = words[1:]
     if len(words) < 2 or fold(sentence[a:z]) in fold(question):

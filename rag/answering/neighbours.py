@@ -43,6 +43,7 @@ FEELINGS = frozenset(stem(w) for w in (
     "angry", "upset", "worried", "concerned", "disappointed", "happy", "glad", "pleased", "relieved",
     "surprised", "furious", "sad", "afraid", "frustrated", "delighted", "proud", "ashamed", "sorry",
     "shocked", "outraged", "unhappy", "annoyed", "alarmed", "dismayed", "grateful", "thankful",
+    "fear", "dread", "regret",  # verbs: "said it feared that production would move"
 ))
 
 
