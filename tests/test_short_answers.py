@@ -456,6 +456,7 @@ def test_what_someone_said_is_the_short_answer_on_the_seed_article(seeded):
         ("Which union represents the workers?", "The IF Metall union, which represents its workers, objected.",
          "IF Metall union"),
         ("Which union objected?", "The union objected.", None),  # no name
+        ("Which company owns it?", "It is owned by NDS, a Cisco Systems company.", None),  # describes NDS
     ],
 )
 def test_named_as_asked_is_the_one_name_that_holds_the_noun_asked_about(question, sentence, name):
@@ -533,6 +534,7 @@ def test_who_did_what_a_role_names_is_whom_the_role_means_not_another_name_of_th
         ("How many buses did the council approve?", "The council approved 12 new electric buses.", "12", False),
         ("How many floodgates no longer close?", "Two of the four floodgates no longer close.", "Two", False),
         ("How many points did they score?", "Their score rose by 12 in the second half.", "12", False),
+        ("How many Nobel prize winners studied there?", "Some 150 Nobel laureates studied there.", "150", False),
         # The thing counted may be inside the span.
         ("How many plants does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", True),
         ("How many workers does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", False),

@@ -239,7 +239,9 @@ def missing_facts(
     return missing
 
 
-_PERSON_WORDS = frozenset({"people", "persons", "individuals"})
+_PERSON_WORDS = frozenset({"people", "persons", "individuals", "police", "staff", "crew", "faculty", "alumni", "heads"})
+_IS_PERSONS = re.compile(f"(?:{_PERSONS})", re.IGNORECASE)
+_PEOPLE_ENDINGS = ("ers", "ors", "ists", "ians", "ents", "ates", "ees", "als")
 _COUNT_IN_WORDS = re.compile(rf"\b{_COUNT}", re.IGNORECASE)
 _FOLLOWING = re.compile(r"[A-Za-z][\w'’-]*")
 
@@ -255,26 +257,28 @@ def counts_another_thing(question: str, sentence: str, start: int, end: int) -> 
     """Whether the span `start:end` of `sentence` counts something other than what the "how many"
     question counts: "300" or "300 homes" of "about 300 homes were damaged" for "How many people
     were hurt?". The thing the span's last number counts is the plural word among the next three,
-    before a stopword; a number with none ("two of the four", "rose by 12") may count anything,
-    and people may be counted in other words ("twenty heads of state")."""
+    before a stopword. Only a plain difference counts, people against things, as the words for
+    people are many ("150 Nobel laureates" answers "How many Nobel prize winners …?"): a number
+    with no plural after it ("two of the four", "rose by 12") may count anything."""
     noun = counted_noun(question)
     last = None
     for last in _COUNT_IN_WORDS.finditer(sentence, start, end):
         pass
     if noun is None or last is None:
         return False
-    after = sentence[last.end():]
-    if noun in _PERSON_WORDS and re.match(rf"\s+(?:[\w-]+\s+){{0,2}}?(?:{_PERSONS})\b", after, re.IGNORECASE):
-        return False
-    for word in _FOLLOWING.findall(after)[:3]:
+    for word in _FOLLOWING.findall(sentence[last.end():])[:3]:
         folded = fold(word)
-        if folded in STOPWORDS:
-            return False
-        if prefix(stem(folded)) == prefix(stem(noun)):
+        if folded in STOPWORDS or prefix(stem(folded)) == prefix(stem(noun)):
             return False
         if word.islower() and len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
-            return True
+            return _people(folded) != _people(noun)
     return False
+
+
+def _people(word: str) -> bool:
+    """Whether a plural (folded) is a word for people: one of `_PERSONS`, or one of their endings
+    ("laureates", "civilians", "scientists", "officials")."""
+    return bool(_IS_PERSONS.fullmatch(word)) or word in _PERSON_WORDS or word.endswith(_PEOPLE_ENDINGS)
 
 
 def evidence_of(corpus, article_id: str, index: int) -> str:

@@ -108,8 +108,9 @@ def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
         return None  # "Which Yale alumnus …?" asks about a name, not for one
     noun = m.group(1)
     head = rf"{noun[0].upper()}{re.escape(noun[1:])}s?"
-    # ...or in lower case after the name: "the IF Metall union" for "Which union …?".
-    after_name = rf"(?:{_CAPITALISED}\s+){{1,3}}{re.escape(noun)}s?"
+    # ...or in lower case after the name it is "the" of: "the IF Metall union" for "Which union …?",
+    # not "NDS, a Cisco Systems company", which describes.
+    after_name = rf"(?<=[Tt]he\s)(?:{_CAPITALISED}\s+){{1,3}}{re.escape(noun)}s?"
     found = [f for f in re.finditer(rf"\b(?:(?:{_CAPITALISED}\s+){{0,3}}{head}(?:\s+{_CAPITALISED}){{0,3}}|{after_name})\b",
                                     sentence)
              if len(f.group(0).split()) >= 2]

@@ -114,13 +114,15 @@ def _noun_phrase(noun) -> tuple[int, int]:
     return first.idx, last.idx + len(last)
 
 
-def _list_of(item) -> tuple[int, int]:
+def _list_of(item) -> tuple[int, int] | None:
     """From the first item of the list `item` belongs to to the end of its last, each item with the
-    words before it that belong to it."""
+    words before it that belong to it; None where the items are not of one kind."""
     first = item
     while first.dep_ == "conj" and first.head is not first:
         first = first.head
     items = [first, *first.conjuncts]
+    if len({t.pos_ for t in items}) > 1:
+        return None  # not one list: "Owen Daniels and a 22-yard throw" (a name and a thing)
     last = max(items, key=lambda t: t.i)
     lead = [t for t in first.lefts if t.dep_ not in _SKIPPED_AT_START]
     begin = min((t.left_edge for t in lead), key=lambda t: t.i, default=first)
