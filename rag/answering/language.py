@@ -97,16 +97,25 @@ _CAPITALISED = r"(?:[A-Z][\w'’.&-]*)"
 _TITLES = rf"(?:{ROLE_NOUNS}|senator|judge|bishop|pope|emperor|prince|princess|duke|admiral|captain)"
 
 
+def asked_noun(question: str) -> str | None:
+    """The noun a "what/which <noun>" question asks about, as written ("storm" of "What storm hit the
+    coast?"); None for other questions, and for a name ("Which Yale alumnus …?" asks about a name,
+    not for one)."""
+    m = _ASKS_FOR_NAMED.match(question)
+    if not m or not m.group(1).islower() or fold(m.group(1)) in STOPWORDS:
+        return None
+    return m.group(1)
+
+
 def named_as_asked(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the one name that holds the noun a "what/which <noun>" question
     asks about: "Storm Hilda" for "What storm hit the coast?", "Levi's Stadium" for "Which stadium
     …?", "IF Metall union" for "Which union …?". The reader, fitted to leave the question's own words out of its spans, cuts such names;
     None where the question asks otherwise, the sentence has no such name or more than one, or the
     question names it already."""
-    m = _ASKS_FOR_NAMED.match(question)
-    if not m or not m.group(1).islower() or fold(m.group(1)) in STOPWORDS:
-        return None  # "Which Yale alumnus …?" asks about a name, not for one
-    noun = m.group(1)
+    noun = asked_noun(question)
+    if noun is None:
+        return None
     head = rf"{noun[0].upper()}{re.escape(noun[1:])}s?"
     # ...or in lower case after the name it is "the" of: "the IF Metall union" for "Which union …?",
     # not "NDS, a Cisco Systems company", which describes.

@@ -1,13 +1,15 @@
-"""The whole phrase a short answer is part of: the noun a "what/which" question asks about, and the
-rest of a list.
+"""The whole phrase a short answer is part of: the noun a "what/which" question asks about, the
+subject of "… is the <noun>", and the rest of a list.
 
 The reader was fitted on SQuAD's spans, which rarely repeat the question's words, and its prior
 (`reader.span_prior`) holds spans short. So "What anniversary did the summit coincide with?" was
 answered "second" of "the second anniversary of the Russian invasion", "Which meeting could Macron
 not attend?" "Saturday's videoconference" of "Saturday's videoconference meeting of G-7 leaders",
-and "What is the coalition going to give Ukraine?" "bombs" of "long-range missiles and bombs".
-Here the span grows to the phrase spaCy's parse puts it in: the noun asked about with what it
-takes ("of …"), and every item of the list the span is one of. Only where the text beside the
+"What is the main problem facing the allies?" "rhetoric and facts" of "The gap between rhetoric
+and facts is the main problem …", and "What is the coalition going to give Ukraine?" "bombs" of
+"long-range missiles and bombs". Here the span grows to the phrase spaCy's parse puts it in: the
+noun asked about with what it takes ("of …"), the subject that "is" the noun asked about, and
+every item of the list the span is one of. Only where the text beside the
 span shows such a phrase is the sentence parsed (`parsing.parse`, cached).
 """
 
@@ -15,12 +17,10 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.language import asked_what_is
+from rag.answering.language import asked_noun, asked_what_is
 from rag.answering.parsing import parse
-from rag.text import STOPWORDS, fold, stem
+from rag.text import fold, stem
 
-# "What/Which <noun> …?": the noun asked about ("anniversary", "meeting").
-_ASKED_NOUN = re.compile(r"^\W*(?:what|which)\s+([a-z][a-z-]{2,})\b", re.IGNORECASE)
 # Where a span may be one item of a list: a comma, "and" or "or" right before or after it.
 _LIST_BEFORE = re.compile(r"(?:,|\band|\bor)\s*$", re.IGNORECASE)
 _LIST_AFTER = re.compile(r"^\s*(?:,|and\b|or\b)", re.IGNORECASE)
@@ -35,9 +35,10 @@ _COPULA = re.compile(r"\b(?:is|was|are|were|remains|remained)\b", re.IGNORECASE)
 
 def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the phrase the span `start:end` is part of, where it is larger:
-    the noun a "what/which <noun>" question asks about, which the span modifies, with the "of …"
-    it takes; else the whole list the span is one item of. None where neither applies."""
-    noun = _asked_noun(question)
+    for "What is the <noun> …?", the subject of "… is the <noun>" the span is part of; for a
+    "what/which <noun>" question, the noun asked about, which the span modifies, with the "of …"
+    it takes; else the whole list the span is one item of. None where none applies."""
+    noun = asked_noun(question)
     after = sentence[end : end + 60]
     asks_noun = noun is not None and re.match(rf"^(?:\S*\s+){{0,2}}{re.escape(noun)}", fold(after)) is not None
     in_list = _LIST_BEFORE.search(sentence[:start]) is not None or _LIST_AFTER.match(sentence[end:]) is not None
@@ -94,13 +95,6 @@ def _asks_for_several(question: str, noun: str | None) -> bool:
     if noun is not None and re.search(r"[^suia]s$", noun):
         return True
     return _SEVERAL.match(question) is not None
-
-
-def _asked_noun(question: str) -> str | None:
-    m = _ASKED_NOUN.match(question)
-    if not m or fold(m.group(1)) in STOPWORDS:
-        return None
-    return fold(m.group(1))
 
 
 def _noun_phrase(noun) -> tuple[int, int]:
