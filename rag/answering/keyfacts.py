@@ -239,6 +239,7 @@ def missing_facts(
     return missing
 
 
+_PEOPLE_ASKED = frozenset({"people", "persons", "individuals"})
 _PERSON_WORDS = frozenset({"people", "persons", "individuals", "police", "staff", "crew", "faculty", "alumni", "heads"})
 _IS_PERSONS = re.compile(f"(?:{_PERSONS})", re.IGNORECASE)
 _PEOPLE_ENDINGS = ("ers", "ors", "ists", "ians", "ents", "ates", "ees", "als")
@@ -256,15 +257,18 @@ def counted_noun(question: str) -> str | None:
 def counts_another_thing(question: str, sentence: str, start: int, end: int) -> bool:
     """Whether the span `start:end` of `sentence` counts something other than what the "how many"
     question counts: "300" or "300 homes" of "about 300 homes were damaged" for "How many people
-    were hurt?". The thing the span's last number counts is the plural word among the next three,
-    before a stopword. Only a plain difference counts, people against things, as the words for
-    people are many ("150 Nobel laureates" answers "How many Nobel prize winners …?"): a number
-    with no plural after it ("two of the four", "rose by 12") may count anything."""
+    were hurt?". Only for a question that counts people in those words ("people", "persons",
+    "individuals"), and only a plain difference counts, people against things, as the words for
+    people are many ("1.3 million residents", "150 Nobel laureates"). The thing the span's last
+    number counts is the plural word among the next three, before a stopword: a number with no
+    plural after it ("two of the four", "rose by 12") may count anything."""
     noun = counted_noun(question)
+    if noun not in _PEOPLE_ASKED:
+        return False  # held out on SQuAD, "How many Panthers …?" and the like lost as many as they won
     last = None
     for last in _COUNT_IN_WORDS.finditer(sentence, start, end):
         pass
-    if noun is None or last is None:
+    if last is None:
         return False
     for word in _FOLLOWING.findall(sentence[last.end():])[:3]:
         folded = fold(word)
