@@ -52,6 +52,7 @@ def test_a_span_grows_to_the_phrase_it_is_part_of(question, sentence, span, whol
         ("Which meeting could Macron not attend?", MEETING, "G-7 leaders"),  # modifies nothing asked
         ("What is the main problem facing the allies?", GAP, "main problem"),  # not in the subject
         ("Which country is most directly threatened?", THREATENED, "Finland"),  # one asked: it may be the first
+        ("Other than Finland, which countries are threatened?", THREATENED, "Lithuania"),  # the others asked
         ("Who were the tight ends?", "He found Owen Daniels and a 22-yard throw followed.", "Owen Daniels"),  # not one list
     ],
 )

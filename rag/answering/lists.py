@@ -27,7 +27,7 @@ from rag.text import STOPWORDS, terms
 ITEM_BREAK = re.compile(r"\s*;\s*|,\s+(?=(?:and|while|whereas|but)\s)")
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+)?[A-Z][\w'’.-]*)*")  # "Britain", "United States"
 # "Other than the US and Britain, where …?" asks about the other items.
-_OTHER_THAN = re.compile(r"\b(?:other than|besides|apart from|aside from|except|along with|in addition to)\b", re.IGNORECASE)
+OTHER_THAN = re.compile(r"\b(?:other than|besides|apart from|aside from|except|along with|in addition to)\b", re.IGNORECASE)
 
 
 def items(sentence: str) -> list[tuple[int, int]]:
@@ -67,7 +67,7 @@ def item_about(question: str, sentence: str) -> tuple[int, int] | None:
     names = _names(question)
     parts = items(sentence)
     asked = countries_in(question).keys()
-    if not names or not parts or not asked or _OTHER_THAN.search(question):
+    if not names or not parts or not asked or OTHER_THAN.search(question):
         return None
     matching = [(a, z) for a, z in parts if all(_says(sentence[a:z], n) for n in names)]
     if len(matching) != 1:
@@ -84,7 +84,7 @@ def gives_to_other_countries(question: str, sentence: str) -> bool:
     question asks about the others ("Besides the US, who …?")."""
     asked = countries_in(question).keys()
     parts = items(sentence)
-    if not asked or len(parts) < 2 or _OTHER_THAN.search(question):
+    if not asked or len(parts) < 2 or OTHER_THAN.search(question):
         return False
     named = [countries_in(sentence[a:z]).keys() for a, z in parts]
     return sum(bool(n) for n in named) >= 2 and not any(n & asked for n in named)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from rag.answering.language import asked_noun, asked_what_is
+from rag.answering.lists import OTHER_THAN
 from rag.answering.parsing import parse
 from rag.text import fold, stem
 
@@ -56,12 +57,13 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
         head = root.head
         if root.dep_ in _MODIFIES and head.pos_ in ("NOUN", "PROPN") and stem(fold(head.text)) == stem(noun):
             grown = _noun_phrase(head)
-    if grown is None and in_list and (
+    if grown is None and in_list and not OTHER_THAN.search(question) and (
         root.dep_ == "conj" or (_asks_for_several(question, noun) and any(c.dep_ == "conj" for c in root.children))
     ):
         # The last items of a list ("bombs" of "long-range missiles and bombs") stand for all of it;
         # the first only where the question asks for several ("Which countries …?", "Who were …?"):
-        # else the first may be the one asked about.
+        # else the first may be the one asked about. Not where the question asks about the others
+        # ("Other than the 1980s, in which decade …?").
         grown = _list_of(root)
     if grown is None:
         return None
