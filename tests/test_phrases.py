@@ -53,6 +53,7 @@ def test_a_span_grows_to_the_phrase_it_is_part_of(question, sentence, span, whol
         ("What is the main problem facing the allies?", GAP, "main problem"),  # not in the subject
         ("Which country is most directly threatened?", THREATENED, "Finland"),  # one asked: it may be the first
         ("Other than Finland, which countries are threatened?", THREATENED, "Lithuania"),  # the others asked
+        ("What did Harvard win?", "Harvard fields top teams in several sports, and even recently won.", "won"),  # clauses
         ("Who were the tight ends?", "He found Owen Daniels and a 22-yard throw followed.", "Owen Daniels"),  # not one list
     ],
 )

@@ -112,13 +112,15 @@ def _noun_phrase(noun) -> tuple[int, int]:
 
 def _list_of(item) -> tuple[int, int] | None:
     """From the first item of the list `item` belongs to to the end of its last, each item with the
-    words before it that belong to it; None where the items are not of one kind."""
+    words before it that belong to it; None where the items are not things (nouns, names, numbers)
+    of one kind."""
     first = item
     while first.dep_ == "conj" and first.head is not first:
         first = first.head
     items = [first, *first.conjuncts]
-    if len({t.pos_ for t in items}) > 1:
-        return None  # not one list: "Owen Daniels and a 22-yard throw" (a name and a thing)
+    kinds = {t.pos_ for t in items}
+    if len(kinds) > 1 or not kinds <= {"NOUN", "PROPN", "NUM"}:
+        return None  # not one list of things: "Owen Daniels and a 22-yard throw", or of clauses
     last = max(items, key=lambda t: t.i)
     lead = [t for t in first.lefts if t.dep_ not in _SKIPPED_AT_START]
     begin = min((t.left_edge for t in lead), key=lambda t: t.i, default=first)
