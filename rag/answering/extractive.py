@@ -214,7 +214,6 @@ class ExtractiveAnswerer:
         q_weight = sum(corpus.idf(t) for t in q_terms) or 1.0
         qtype = question_type(question)
         money_words = q_set & _SAID_BY_AN_AMOUNT if _ASKS_MONEY.search(question) else set()
-        q_irregular = [t for t in q_terms if base_stem(t) != t]
         seen: set[tuple[str, int]] = set()
         cands: list[Candidate] = []
         for rank, hit in enumerate(hits):
@@ -233,10 +232,8 @@ class ExtractiveAnswerer:
                 # A country the question names in other words than the sentence ("Spain" for
                 # "Spanish", "the United States" for "the US") counts as said.
                 own = sent_terms[i] | said_in_other_words(question, text)
-                # "What did the storm bring?" is said by "Storm Hilda brought winds …", and "Who wrote
-                # the report?" by "a report written by …": irregular forms meet at their verb.
+                # "What did the storm bring?" is said by "Storm Hilda brought winds …".
                 own |= {base_stem(t) for t in own if base_stem(t) != t}
-                own |= {t for t in q_irregular if base_stem(t) in own}
                 if money_words and _says_money(text):
                     own |= money_words
                 near: set[str] = set()
