@@ -53,6 +53,7 @@ def test_a_span_grows_to_the_phrase_it_is_part_of(question, sentence, span, whol
         ("What is the main problem facing the allies?", GAP, "main problem"),  # not in the subject
         ("What culture reached Scotland?", "Norman culture reached Scotland.", "Norman"),  # whole as it is
         ("What company agreed to end the case?", "Both BSkyB and Virgin Media agreed to end it.", "Virgin Media"),  # one asked
+        ("What is the term for it?", "It is called sequential, low-to-high energy, or Aufbau.", "Aufbau"),  # one asked
         ("Which country is most directly threatened?", THREATENED, "Finland"),  # one asked: it may be the first
         ("Other than Finland, which countries are threatened?", THREATENED, "Lithuania"),  # the others asked
         ("What did Harvard win?", "Harvard fields top teams in several sports, and even recently won.", "won"),  # clauses

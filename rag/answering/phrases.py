@@ -61,8 +61,10 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
             # G-7 leaders"; not "Norman" of "Norman culture", a whole answer as it stands (held out on
             # SQuAD, adding the noun alone lost more than it won).
             grown = _noun_phrase(head)
-    several = _asks_for_several(question, noun)
-    if grown is None and in_list and not OTHER_THAN.search(question) and (noun is None or several) and (
+    # "What is a descriptive term for …?" asks for one thing as "What term …?" does.
+    one = noun if noun is not None else _head_noun(what_is[1]) if what_is is not None else None
+    several = _asks_for_several(question, one)
+    if grown is None and in_list and not OTHER_THAN.search(question) and (one is None or several) and (
         root.dep_ == "conj" or (several and any(c.dep_ == "conj" for c in root.children))
     ):
         # The last items of a list ("bombs" of "long-range missiles and bombs") stand for all of it;
