@@ -275,7 +275,7 @@ def counts_another_thing(question: str, sentence: str, start: int, end: int) -> 
         if folded in STOPWORDS or prefix(stem(folded)) == prefix(stem(noun)):
             return False
         if word.islower() and len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
-            return _people(folded) != _people(noun)
+            return not _people(folded)  # the question counts people
     return False
 
 

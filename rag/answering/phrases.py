@@ -29,6 +29,8 @@ _LIST_AFTER = re.compile(r"^\s*(?:,|and\b|or\b)", re.IGNORECASE)
 # meeting", "Saturday's meeting".
 _MODIFIES = frozenset({"amod", "compound", "nummod", "poss", "nmod", "npadvmod"})
 _SKIPPED_AT_START = frozenset({"det", "punct", "cc"})
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+                      r"|\w+tieth|hundredth|thousandth")
 _SEVERAL = re.compile(r"^\W*(?:who|what|which)\s+(?:were|are)\b", re.IGNORECASE)
 _BE = frozenset({"is", "was", "are", "were", "be", "been", "remains", "remained"})
 _COPULA = re.compile(r"\b(?:is|was|are|were|remains|remained)\b", re.IGNORECASE)
@@ -108,9 +110,7 @@ def _asks_for_several(question: str, noun: str | None) -> bool:
 
 def _counts_or_orders(word) -> bool:
     """A number or an ordinal: "two", "second", "50th"."""
-    return word.pos_ == "NUM" or word.tag_ in ("CD",) or bool(re.fullmatch(r"\d+(?:st|nd|rd|th)|first|second|third|"
-                                                                          r"fourth|fifth|sixth|seventh|eighth|ninth|tenth"
-                                                                          r"|\w+tieth|hundredth|thousandth", word.lower_))
+    return word.pos_ == "NUM" or _ORDINAL.fullmatch(word.lower_) is not None
 
 
 def _takes_of(noun) -> bool:
