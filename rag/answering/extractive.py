@@ -426,15 +426,12 @@ class ExtractiveAnswerer:
         # the meeting?" is not answered with "The tone of the meeting was severe."), nor one without
         # an amount of money what something cost ("How much did the sea wall cost?" is not answered
         # with "built in 1962"); nor is an LLM's citation of it endorsed.
+        if verdict.primary is None:
+            return verdict
+        sentence = corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
         says = _must_say(question)
-        if verdict.primary is not None and says is not None and not says(
-            corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
-        ):
-            verdict.primary = None
-        if verdict.primary is not None and gives_to_other_countries(
-            question, corpus.sentence_text(verdict.primary.article_id, verdict.primary.index)
-        ):
-            verdict.primary = None  # a list of other countries' facts (lists.gives_to_other_countries)
+        if (says is not None and not says(sentence)) or gives_to_other_countries(question, sentence):
+            verdict.primary = None  # (or a list of other countries' facts: lists.gives_to_other_countries)
         return verdict
 
     def _misses_key_facts(self, question: str, corpus, c: Candidate) -> bool:

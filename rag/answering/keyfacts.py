@@ -225,9 +225,8 @@ def missing_facts(
                 and not any(_found(n, seen_terms, seen_prefixes) for n in asked)):
             missing.append(" and ".join(asked))
         missing += _owner_swapped(question, evidence, set(asked))
-    counted = _COUNTED.search(question) if "counted" in rules else None
-    counted_word = (counted.group(1) or counted.group(2)) if counted else None
-    if counted_word and fold(counted_word) not in STOPWORDS:
+    counted_word = counted_noun(question) if "counted" in rules else None
+    if counted_word:
         thing = stem(fold(counted_word))  # like a name: it only has to belong to the article
         otherwise = _SAID_OTHERWISE.get(fold(counted_word))
         if not any(thing in found or prefix(thing) in prefixes for found, prefixes in places) and not (
@@ -248,10 +247,11 @@ _FOLLOWING = re.compile(r"[A-Za-z][\w'’-]*")
 
 
 def counted_noun(question: str) -> str | None:
-    """The noun a "how many" question counts ("trams" of "How many electric trams did …?"), folded."""
+    """The noun a "how many" question counts, as written ("trams" of "How many electric trams did
+    …?"); None where it counts none, or a stopword."""
     m = _COUNTED.search(question)
     word = (m.group(1) or m.group(2)) if m else None
-    return fold(word) if word and fold(word) not in STOPWORDS else None
+    return word if word and fold(word) not in STOPWORDS else None
 
 
 def counts_another_thing(question: str, sentence: str, start: int, end: int) -> bool:
@@ -262,7 +262,7 @@ def counts_another_thing(question: str, sentence: str, start: int, end: int) -> 
     people are many ("1.3 million residents", "150 Nobel laureates"). The thing the span's last
     number counts is the plural word among the next three, before a stopword: a number with no
     plural after it ("two of the four", "rose by 12") may count anything."""
-    noun = counted_noun(question)
+    noun = fold(counted_noun(question) or "")
     if noun not in _PEOPLE_ASKED:
         return False  # held out on SQuAD, "How many Panthers …?" and the like lost as many as they won
     last = None

@@ -54,7 +54,10 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
     if not inside:
         return None
     root = next((t for t in inside if not start <= t.head.idx < end or t.head is t), inside[0])
-    grown = _subject_of(doc, _head_noun(what_is[1]), inside) if defines else None
+    # The noun of "What is the <noun> …?", parsed once: for the subject of "… is the <noun>" and
+    # for whether one thing is asked.
+    what_noun = _head_noun(what_is[1]) if what_is is not None and (defines or noun is None) else None
+    grown = _subject_of(doc, what_noun, inside) if defines else None
     if grown is None and asks_noun:
         head = root.head
         if (root.dep_ in _MODIFIES and head.pos_ in ("NOUN", "PROPN") and stem(fold(head.text)) == stem(noun)
@@ -64,7 +67,7 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
             # SQuAD, adding the noun alone lost more than it won).
             grown = _noun_phrase(head)
     # "What is a descriptive term for …?" asks for one thing as "What term …?" does.
-    one = noun if noun is not None else _head_noun(what_is[1]) if what_is is not None else None
+    one = noun if noun is not None else what_noun
     several = _asks_for_several(question, one)
     if grown is None and in_list and not OTHER_THAN.search(question) and (one is None or several) and (
         root.dep_ == "conj" or (several and any(c.dep_ == "conj" for c in root.children))
