@@ -539,3 +539,78 @@ def test_a_number_followed_by_another_plural_counts_another_thing(question, sent
 
     at = sentence.index(number)
     assert counts_another_thing(question, sentence, at, at + len(number)) is other
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "number", "part"),
+    [
+        ("How many floodgates no longer close?", "She said that two of the four floodgates no longer closed fully.",
+         "four", "two"),
+        ("How many buses broke down?", "Three of its 12 new buses broke down.", "12", "Three"),
+        ("How many homes were flooded?", "Dozens of the 300 homes were flooded.", "300", "Dozens"),
+        ("How many of the buses does the city have?", "Three of its 12 new buses broke down.", "12", "Three"),
+        # No part taken, or the whole asked for: the number stands.
+        ("How many floodgates were opened?", "The authority opened all four floodgates.", "four", None),
+        ("How many are old?", "Two of the floodgates are new; the other four are old.", "four", None),
+        ("How many megaregions are there?", "It is one of the 11 megaregions of the country.", "11", None),
+        ("How many floodgates does the dam have?", "Two of the four floodgates no longer close.", "four", None),
+        ("How many lines are there in all?", "Six of the seven lines start downtown.", "seven", None),
+    ],
+)
+def test_part_of_whole_is_the_number_a_part_is_taken_with(question, sentence, number, part):
+    from rag.answering.keyfacts import part_of_whole
+
+    at = sentence.index(number)
+    found = part_of_whole(question, sentence, at, at + len(number))
+    assert (sentence[found[0] : found[1]] if found else None) == part
+
+
+def test_how_many_of_a_part_is_answered_with_the_part_not_the_whole(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="dam", title="Dam", source="test", text=(
+        "The engineers inspected the dam in March. They found that two of the four floodgates no "
+        "longer closed fully."))])
+    _answerer(assistant, FakeReader("four"))  # the number next to the noun asked about
+    answer = assistant.ask("How many floodgates no longer close fully?")
+    assert answer.short_answer is not None and answer.short_answer.text == "two"
+    _verbatim(answer, assistant)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "unnamed"),
+    [
+        ("Who founded Nordcell?", "Nordcell was founded in 2012 and supplies batteries to three carmakers.", True),
+        ("Who founded Nordcell?", "Nordcell, founded in 2012, supplies batteries.", True),
+        ("Who discovered penicillin?", "Penicillin was discovered in 1928.", True),
+        # The doer is named, or the sentence does not say the verb, or the question asks for no doer.
+        ("Who founded Nordcell?", "Nordcell was founded in 2012 by Ingrid Sahlin.", False),
+        ("Who founded Nordcell?", "Nordcell, founded in 2012 by Ingrid Sahlin, supplies batteries.", False),
+        ("Who founded Nordcell?", "Ingrid Sahlin founded Nordcell in 2012.", False),
+        ("Who founded Nordcell?", "Nordcell supplies batteries to three carmakers.", False),
+        ("Who represented the US?", "The US was represented by a deputy secretary of state.", False),
+        ("Who is the mayor?", "The mayor was elected in 2019.", False),
+        ("Who did the mayor meet?", "The mayor was met at the airport.", False),
+        ("Who was elected mayor?", "Ann Lee was elected mayor in 2019.", False),
+    ],
+)
+def test_names_no_doer_of_a_passive_without_by(question, sentence, unnamed):
+    from rag.answering.doers import names_no_doer
+
+    assert names_no_doer(question, sentence) is unnamed
+
+
+def test_who_did_it_is_refused_where_the_sentence_names_no_doer(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="deal", title="Deal", source="test", text=(
+        "Velora agreed to buy Nordcell on Monday. Nordcell was founded in 2012 and supplies batteries "
+        "to three European carmakers."))])
+    _answerer(assistant, FakeReader("three European carmakers"))
+    assert assistant.ask("Who founded Nordcell?").refused
+    # Where the sentence names the founder, the same reader's answer stands.
+    assistant.index_articles([Article(id="deal", title="Deal", source="test", text=(
+        "Velora agreed to buy Nordcell on Monday. Nordcell was founded in 2012 by three European "
+        "carmakers."))])
+    answer = assistant.ask("Who founded Nordcell?")
+    assert answer.short_answer is not None and answer.short_answer.text == "three European carmakers"

@@ -19,7 +19,10 @@ import numpy as np
 
 from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
-from rag.answering.keyfacts import ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts
+from rag.answering.doers import names_no_doer
+from rag.answering.keyfacts import (
+    ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts, part_of_whole,
+)
 from rag.answering.lists import description_of_name, gives_to_other_countries, item_about
 from rag.answering.language import (
     ROLE_NOUNS,
@@ -432,6 +435,8 @@ class ExtractiveAnswerer:
         says = _must_say(question)
         if (says is not None and not says(sentence)) or gives_to_other_countries(question, sentence):
             verdict.primary = None  # (or a list of other countries' facts: lists.gives_to_other_countries)
+        elif names_no_doer(question, sentence):
+            verdict.primary = None  # "Who founded Nordcell?" of "Nordcell was founded in 2012 and …"
         return verdict
 
     def _misses_key_facts(self, question: str, corpus, c: Candidate) -> bool:
@@ -496,6 +501,10 @@ class ExtractiveAnswerer:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
+        if picked and wh == "how_many" and (part := part_of_whole(search, primary_text, picked[0].start, picked[0].end)):
+            # "How many floodgates no longer close?" of "two of the four floodgates no longer close":
+            # "two", of which the sentence says it, not the "four" next to the noun.
+            picked = replace(picked[0], start=part[0], end=part[1]), picked[1]
         if picked and is_yes_no(search):
             # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
             # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".

@@ -279,6 +279,32 @@ def counts_another_thing(question: str, sentence: str, start: int, end: int) -> 
     return False
 
 
+# "two of the four floodgates": the part ("two"), then the whole it is taken from ("four"). "One of
+# the 11 megaregions" names one thing, and the count is the whole.
+_PARTITIVE = re.compile(rf"\b(?!one\b)({_COUNT})\s+of\s+(?:the|its|their|his|her|our|these|those)\s+$",
+                        re.IGNORECASE)
+# "How many lines does the network have?", "How many are there?": the whole is asked, not a part.
+_ASKS_THE_WHOLE = re.compile(r"\b(?:do|does|did)\b.*\b(?:have|has)\b|\b(?:are|were)\s+there\b|\bin (?:total|all)\b",
+                             re.IGNORECASE)
+
+
+def part_of_whole(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the span `start:end` of `sentence` opens with the number of a whole that another
+    number takes a part of ("four" of "two of the four floodgates no longer close"), the part's
+    (start, end): what the sentence says of the floodgates it says of two of them. None where the
+    question asks for the whole ("How many floodgates does the dam have?") and where no part is
+    taken. On SQuAD's answerable "how many" questions (both files), the rule moves 4 spans from the
+    whole to the part that is the gold answer, and 1 gold answer the wrong way (a throw-away probe of the
+    candidate sentences that hold the gold)."""
+    if not _COUNT_IN_WORDS.match(sentence, start) or (
+        _ASKS_THE_WHOLE.search(question) and not re.search(r"\bhow many of\b", question, re.IGNORECASE)
+    ):
+        return None
+    at = max(0, start - 60)
+    m = _PARTITIVE.search(sentence[at:start])
+    return (at + m.start(1), at + m.end(1)) if m else None
+
+
 def _people(word: str) -> bool:
     """Whether a plural (folded) is a word for people: one of `_PERSONS`, or one of their endings
     ("laureates", "civilians", "scientists", "officials")."""
