@@ -47,16 +47,22 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
     in_list = _LIST_BEFORE.search(sentence[:start]) is not None or _LIST_AFTER.match(sentence[end:]) is not None
     what_is = asked_what_is(question)
     defines = what_is is not None and what_is[0] == "what" and _COPULA.search(sentence) is not None
-    if not (asks_noun or in_list or defines):
-        return None  # nothing beside the span suggests a larger phrase: no parse
+    # The noun of "What is the <noun> …?", parsed once (a few words): for the subject of "… is the
+    # <noun>" and for whether one thing is asked.
+    what_noun = _head_noun(what_is[1]) if what_is is not None and (defines or noun is None) else None
+    # "What is a descriptive term for …?" asks for one thing as "What term …?" does.
+    one = noun if noun is not None else what_noun
+    several = _asks_for_several(question, one)
+    # Not where the question asks for one thing ("What company …?") or about the others ("Other
+    # than the 1980s, in which decade …?").
+    whole_list = in_list and not OTHER_THAN.search(question) and (one is None or several)
+    if not (asks_noun or whole_list or defines):
+        return None  # nothing beside the span suggests a larger phrase: no parse of the sentence
     doc = parse(sentence)
     inside = [t for t in doc if t.idx >= start and t.idx + len(t) <= end]
     if not inside:
         return None
     root = next((t for t in inside if not start <= t.head.idx < end or t.head is t), inside[0])
-    # The noun of "What is the <noun> …?", parsed once: for the subject of "… is the <noun>" and
-    # for whether one thing is asked.
-    what_noun = _head_noun(what_is[1]) if what_is is not None and (defines or noun is None) else None
     grown = _subject_of(doc, what_noun, inside) if defines else None
     if grown is None and asks_noun:
         head = root.head
@@ -66,16 +72,12 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
             # G-7 leaders"; not "Norman" of "Norman culture", a whole answer as it stands (held out on
             # SQuAD, adding the noun alone lost more than it won).
             grown = _noun_phrase(head)
-    # "What is a descriptive term for …?" asks for one thing as "What term …?" does.
-    one = noun if noun is not None else what_noun
-    several = _asks_for_several(question, one)
-    if grown is None and in_list and not OTHER_THAN.search(question) and (one is None or several) and (
+    if grown is None and whole_list and (
         root.dep_ == "conj" or (several and any(c.dep_ == "conj" for c in root.children))
     ):
         # The last items of a list ("bombs" of "long-range missiles and bombs") stand for all of it;
         # the first only where the question asks for several ("Which countries …?", "Who were …?"):
-        # else the first may be the one asked about. Not where the question asks for one thing
-        # ("What company …?") or about the others ("Other than the 1980s, in which decade …?").
+        # else the first may be the one asked about.
         grown = _list_of(root)
     if grown is None:
         return None
