@@ -548,6 +548,7 @@ def test_a_number_followed_by_another_plural_counts_another_thing(question, sent
          "four", "two"),
         ("How many buses broke down?", "Three of its 12 new buses broke down.", "12", "Three"),
         ("How many homes were flooded?", "Dozens of the 300 homes were flooded.", "300", "Dozens"),
+        ("How many entrances are closed?", "Three of the market's five entrances are closed.", "five", "Three"),
         ("How many of the buses does the city have?", "Three of its 12 new buses broke down.", "12", "Three"),
         # No part taken, or the whole asked for: the number stands.
         ("How many floodgates were opened?", "The authority opened all four floodgates.", "four", None),
@@ -614,3 +615,33 @@ def test_who_did_it_is_refused_where_the_sentence_names_no_doer(assistant):
         "carmakers."))])
     answer = assistant.ask("Who founded Nordcell?")
     assert answer.short_answer is not None and answer.short_answer.text == "three European carmakers"
+
+
+def test_an_amount_of_money_is_no_count(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="market", title="Market", source="test", text=(
+        "The city wanted to replace the market hall with a car park and a hotel. The deputy mayor said "
+        "the hall needed repairs costing at least $9 million, which the city could not afford."))])
+    _answerer(assistant, FakeReader("9 million"))
+    assert assistant.ask("How many hotels does the city own?").refused
+
+
+def test_a_question_that_counts_money_is_answered_by_an_amount():
+    from rag.answering.extractive import _must_say
+
+    assert not _must_say("How many hotels does the city own?")("The repairs cost $9 million.")
+    assert _must_say("How many dollars did the repairs cost?")("The repairs cost $9 million.")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "money"),
+    [("The repairs cost $9 million.", True), ("The repairs cost 9 million euros.", True),
+     ("The repairs cost US 40 a month.", True), ("The city has 9 million residents.", False),
+     ("It bought 300 buses for $9 million.", False)],  # a count beside an amount
+)
+def test_a_count_is_not_an_amount_of_money(sentence, money):
+    from rag.answering.extractive import _says_a_count, _says_a_number
+
+    assert _says_a_number(sentence, count=True)
+    assert _says_a_count(sentence) is not money

@@ -146,11 +146,13 @@ _BEFORE_A_YEAR = re.compile(r"\b(?:in|by|since|until|till|before|after|from|of|t
 # money says: "the €4.2 billion deal" says what the deal was worth.
 _SAID_BY_AN_AMOUNT = frozenset(terms("cost costs worth price money cash"))
 # An amount of money: a currency sign or a currency's name.
-_MONEY = re.compile(
-    r"[$€£¥₹]|\b(?:dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|francs?|rupees?|roubles?|rubles?|"
-    r"pesos?|krona|kronor|shillings?|cents?|pence|guineas?|USD|EUR|GBP)\b",
-    re.IGNORECASE,
-)
+_CURRENCIES = (r"dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|francs?|rupees?|roubles?|rubles?|"
+               r"pesos?|krona|kronor|shillings?|cents?|pence|guineas?|USD|EUR|GBP")
+_MONEY = re.compile(rf"[$€£¥₹]|\b(?:{_CURRENCIES})\b", re.IGNORECASE)
+# A number that is an amount of money: a currency's sign before it ("$9 million"), its name after it
+# ("9 million euros"). "How many hotels …?" is not answered by "$9 million".
+_SIGN_BEFORE = re.compile(r"(?:[$€£¥₹]|\b(?:US|USD|EUR|GBP))\s*$")
+_NAME_AFTER = re.compile(rf"\s*(?:(?:million|billion|trillion|bn|m)\b\s*)?(?:{_CURRENCIES})\b", re.IGNORECASE)
 
 
 class ExtractiveAnswerer:
@@ -675,7 +677,8 @@ class ExtractiveAnswerer:
         most `MAX_COUNT_WORDS` words (the reading itself where its span does), or None where none
         does."""
         return reading.likeliest(lambda a, z: len(sentence[a:z].split()) <= MAX_COUNT_WORDS
-                                 and _says_a_number(sentence, a, z, count=count, time=time)
+                                 and _says_a_number(sentence, a, z, count=count, time=time,
+                                                    money=not count or bool(question and _MONEY.search(question)))
                                  and not (question and counts_another_thing(question, sentence, a, z)))
 
     @staticmethod
@@ -742,12 +745,13 @@ def _says_what_is_asked(question: str) -> Callable[[str], bool] | None:
 
 def _says_a_number(
     sentence: str, a: int = 0, z: int | None = None, *, count: bool = False, time: bool = False,
+    money: bool = True,
 ) -> bool:
     """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few"); "no one" and
     "someone" count nothing, "some 150" does, and a number joined to a name ("G-7", "F-16",
     "COVID-19") is part of the name. With `count` (for "how many"), a number that may count things:
     not a year ("by 2030"), nor, unless `time` ("How many years …?"), a time gone by ("two years
-    ago", "three days later")."""
+    ago", "three days later"), nor, unless `money`, an amount of money ("$9 million")."""
     z = len(sentence) if z is None else z
 
     def counts(m: re.Match) -> bool:
@@ -758,6 +762,8 @@ def _says_a_number(
             return False  # "How many locomotives …?" is not answered by "… emission rules by 2030"
         if count and not time and _ELAPSED.match(sentence, a + m.end()):
             return False
+        if not money and (_SIGN_BEFORE.search(before) or _NAME_AFTER.match(sentence, a + m.end())):
+            return False
         return m.group(0).lower() != "one" or not re.search(r"\b(?:no|any|some|every)\s*$", before, re.IGNORECASE)
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
@@ -765,11 +771,11 @@ def _says_a_number(
 
 
 def _says_a_count(sentence: str, a: int = 0, z: int | None = None) -> bool:
-    return _says_a_number(sentence, a, z, count=True)
+    return _says_a_number(sentence, a, z, count=True, money=False)
 
 
 def _says_a_time(sentence: str, a: int = 0, z: int | None = None) -> bool:
-    return _says_a_number(sentence, a, z, count=True, time=True)
+    return _says_a_number(sentence, a, z, count=True, time=True, money=False)
 
 
 def _says_money(sentence: str) -> bool:
@@ -785,4 +791,7 @@ _MUST_SAY = ((_ASKS_MONEY, _says_money), (_HOW_MANY_TIMES, _says_a_time), (_HOW_
 def _must_say(question: str) -> Callable[[str], bool] | None:
     """What a sentence must say to answer `question` (the first of `_MUST_SAY` that applies); None
     where nothing is asked for."""
-    return next((says for asks, says in _MUST_SAY if asks.search(question)), None)
+    says = next((says for asks, says in _MUST_SAY if asks.search(question)), None)
+    if says is _says_a_count and _MONEY.search(question):
+        return lambda sentence: _says_a_number(sentence, count=True)  # "How many dollars …?"
+    return says

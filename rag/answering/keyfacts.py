@@ -281,8 +281,10 @@ def counts_another_thing(question: str, sentence: str, start: int, end: int) -> 
 
 # "two of the four floodgates": the part ("two"), then the whole it is taken from ("four"). "One of
 # the 11 megaregions" names one thing, and the count is the whole.
-_PARTITIVE = re.compile(rf"\b(?!one\b)({_COUNT})\s+of\s+(?:the|its|their|his|her|our|these|those)\s+$",
-                        re.IGNORECASE)
+_PARTITIVE = re.compile(
+    rf"\b(?!one\b)({_COUNT})\s+of\s+(?:(?:the|its|their|his|her|our|these|those)\s+)?(?:[\w-]+['’]s?\s+)?$",
+    re.IGNORECASE,
+)
 # "How many lines does the network have?", "How many are there?": the whole is asked, not a part.
 _ASKS_THE_WHOLE = re.compile(r"\b(?:do|does|did)\b.*\b(?:have|has)\b|\b(?:are|were)\s+there\b|\bin (?:total|all)\b",
                              re.IGNORECASE)
