@@ -14,6 +14,7 @@ MEETING = ("Macron was unable to participate in Saturday’s videoconference mee
 COALITION = ("Despite this German refusal, the allies have nevertheless committed in Paris to create a coalition to "
              "supply Ukraine with long-range missiles and bombs.")
 GAP = "The gap between rhetoric and facts is the main problem facing allies."
+OLDEST = "The market, which opened in 1896, is the oldest covered market in the region."
 THREATENED = ("Listening to these words were the leaders of the countries most directly threatened, such as the "
               "presidents of Finland, Poland, Romania and Lithuania.")
 
@@ -42,6 +43,13 @@ def _grown(question: str, sentence: str, span: str) -> str | None:
 )
 def test_a_span_grows_to_the_phrase_it_is_part_of(question, sentence, span, whole):
     assert _grown(question, sentence, span) == whole
+
+
+@pytest.mark.parametrize("span", ["1896", "market, which opened"])
+def test_a_span_inside_what_a_comma_sets_off_gives_way_to_the_subject(span):
+    start = OLDEST.index(span)
+    found = whole_phrase("What is the oldest covered market in the region?", OLDEST, start, start + len(span))
+    assert found is not None and OLDEST[found[0] : found[1]] == "market"
 
 
 @pytest.mark.parametrize(

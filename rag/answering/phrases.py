@@ -38,7 +38,8 @@ _COPULA = re.compile(r"\b(?:is|was|are|were|remains|remained)\b", re.IGNORECASE)
 
 def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the phrase the span `start:end` is part of, where it is larger:
-    for "What is the <noun> …?", the subject of "… is the <noun>" the span is part of; for a
+    for "What is the <noun> …?", the subject of "… is the <noun>" the span is part of (up to a comma
+    after its noun: a span inside what the comma sets off gives way to the subject); for a
     "what/which <noun>" question, the noun asked about, which the span modifies, with the "of …"
     it takes; else the whole list the span is one item of. None where none applies."""
     noun = asked_noun(question)
@@ -64,6 +65,8 @@ def whole_phrase(question: str, sentence: str, start: int, end: int) -> tuple[in
         return None
     root = next((t for t in inside if not start <= t.head.idx < end or t.head is t), inside[0])
     grown = _subject_of(doc, what_noun, inside) if defines else None
+    if grown is not None and not grown[0] <= start < end <= grown[1]:
+        return grown  # the subject, in place of a span inside what a comma sets off after it
     if grown is None and asks_noun:
         head = root.head
         if (root.dep_ in _MODIFIES and head.pos_ in ("NOUN", "PROPN") and stem(fold(head.text)) == stem(noun)
@@ -102,7 +105,11 @@ def _subject_of(doc, noun: str | None, inside: list) -> tuple[int, int] | None:
                 first = subject.left_edge
                 while first.dep_ in _SKIPPED_AT_START and first.i < subject.i:
                     first = first.nbor()
-                return first.idx, subject.right_edge.idx + len(subject.right_edge)
+                # Up to what is set off by a comma after it: "The market, which opened in 1896, is the
+                # oldest …" is "market", not "market, which opened in 1896," (nor the reader's "1896").
+                last = next((t.nbor(-1) for t in subject.subtree if t.i > subject.i and t.text == ","),
+                            subject.right_edge)
+                return first.idx, last.idx + len(last)
     return None
 
 
