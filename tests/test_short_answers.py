@@ -405,6 +405,9 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
          "packet switching"),
         ("What did the mayor tell reporters?",  # spaCy reads this "what" as a dative
          "“We could not wait until morning,” she told reporters at the town hall.", "We could not wait until morning"),
+        ("What did Berg accuse the mayor of?",  # spaCy hangs the stranded "of" on "the mayor"
+         "She accused the mayor, Thomas Reid, of ignoring the traders for two years.",
+         "ignoring the traders for two years"),
         ("What did the coach stress?", "“We will play to win every match,” he stressed.", "We will play to win every match"),
         ("What did the mayor say about the bridge?",  # the topic may be in the clause
          "The mayor warned that the bridge is unsafe.", "the bridge is unsafe"),

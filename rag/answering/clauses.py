@@ -84,6 +84,11 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
                      and all(c.i == 0 for c in t.children)), None)
     # ("dative": spaCy's reading of "what" in "What did the mayor tell reporters?")
     ends_on_preposition = q[0].dep_ == "pobj" and dangling is not None and q[0].head.i == dangling.i
+    last = next((t for t in reversed(q) if not t.is_punct), None)
+    if (dangling is None and q[0].dep_ == "dobj" and last is not None and last.dep_ == "prep"
+            and not list(last.children)):
+        # "What did Berg accuse the mayor of?": spaCy hangs the stranded "of" on "the mayor".
+        dangling, ends_on_preposition = last, True
     # "What does Berlin refuse to do?" asks for what the verb's "to" takes, as "commit to" does:
     # "refuses to participate in …".
     to_do = next((t for t in root.children if t.dep_ == "xcomp" and t.lower_ == "do" and q[0].head.i == t.i
