@@ -648,3 +648,36 @@ def test_a_count_is_not_an_amount_of_money(sentence, money):
 
     assert _says_a_number(sentence, count=True)
     assert _says_a_count(sentence) is not money
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "doer"),
+    [
+        ("Who blocked the plan?", "A district court on Thursday blocked the city of Brenton's plan.", "district court"),
+        ("Who sold the rights?", "Jean's nephew Maciot de Bethencourt sold the rights in 1418.",
+         "Jean's nephew Maciot de Bethencourt"),
+        ("Who led the project?", "Paul Everett, a deputy mayor, led the project.", "Paul Everett"),
+        # No doer to give: another question, a pronoun, a passive, another verb.
+        ("Who did Newton throw the pass to?", "Newton threw the pass to Ted Ginn Jr.", None),
+        ("Who led the project?", "He led the project until 2020.", None),
+        ("Who represented the US?", "The US was represented by a deputy secretary of state.", None),
+        ("Who is the mayor?", "The mayor, Thomas Reid, did not comment.", None),
+        ("Who blocked the plan?", "The court heard the case on Thursday.", None),
+    ],
+)
+def test_doer_in_is_the_subject_of_the_verb_asked_about(question, sentence, doer):
+    from rag.answering.doers import doer_in
+
+    found = doer_in(question, sentence)
+    assert (sentence[found[0] : found[1]] if found else None) == doer
+
+
+def test_who_did_it_is_answered_with_the_verbs_subject(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="court", title="Court", source="test", text=(
+        "A district court on Thursday blocked the city of Brenton's plan to close the Harlow Street market."))])
+    _answerer(assistant, FakeReader("Brenton"))  # a name beside the question's words
+    answer = assistant.ask("Who blocked the plan?")
+    assert answer.short_answer is not None and answer.short_answer.text == "district court"
+    _verbatim(answer, assistant)

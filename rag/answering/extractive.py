@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
-from rag.answering.doers import names_no_doer
+from rag.answering.doers import doer_in, names_no_doer
 from rag.answering.keyfacts import (
     ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts, part_of_whole,
 )
@@ -494,6 +494,12 @@ class ExtractiveAnswerer:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
+        if picked and wh == "who" and not refers and (doer := doer_in(search, primary_text)) is not None and not (
+            doer[0] <= picked[0].start and picked[0].end <= doer[1]
+        ):
+            # "Who blocked the plan?" of "A district court on Thursday blocked the city of Brenton's
+            # plan": the verb's subject, not the name the reader found beside the question's words.
+            picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
         count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
         time = bool(_HOW_MANY_TIMES.search(search))
         if picked and wh == "how_many" and (
