@@ -417,6 +417,10 @@ def test_a_yes_no_question_on_the_seed_article_cites_the_sentence_that_settles_i
         ("What did the scientist believe X-rays were?", "The scientist believed that X-rays were waves.", None),
         ("What did the mayor say in Berlin?", "The mayor said that the bridge would reopen in Berlin.", None),
         ("What did the mayor open?", "The mayor said that the bridge would reopen.", None),
+        # Another verb of saying stands for "say" with a clause, not with a thing.
+        ("What did Varga say?", "Prime Minister Elena Varga declared a state of emergency in the province.", None),
+        ("What did Varga declare?", "Prime Minister Elena Varga declared a state of emergency in the province.",
+         "a state of emergency in the province"),
         # "what" is the object of another verb than "tell".
         ("What did the mayor tell reporters she would build?", "“A wall,” she told reporters.", None),
         ("Who did the mayor say would open the bridge?", "The mayor said that Ann Lee would open it.", None),

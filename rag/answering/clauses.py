@@ -57,7 +57,9 @@ def object_clause(question: str, sentence: str) -> tuple[int, int] | None:
             continue
         if particle and not any(t.dep_ == "prt" and t.lower_ == particle for t in verb.children):
             continue
-        words = _complement(verb, preposition, rest)
+        # "What did Varga say?" is not answered by "declared a state of emergency": another verb of
+        # saying stands for "say" with a clause or a quote, not with a thing.
+        words = _complement(verb, preposition, rest, clause_only=have != want)
         if not words or rest & {stem(fold(t.text)) for t in words if t.is_alpha}:
             continue
         span = _trimmed(sentence, words)
@@ -111,7 +113,8 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
     return _verb(root.text), particle, preposition, rest
 
 
-def _complement(verb, preposition: str | None, named: set[str] | frozenset[str] = frozenset()) -> list:
+def _complement(verb, preposition: str | None, named: set[str] | frozenset[str] = frozenset(),
+                clause_only: bool = False) -> list:
     """The tokens of what `verb` takes as its object: the object of `preposition` where the question
     ends on one ("asked for more"; "committed to create a coalition"), else its clause ("said that
     …"; "“…,” he stressed"), else its direct object. A clause after the verb runs to the end of the
@@ -140,9 +143,9 @@ def _complement(verb, preposition: str | None, named: set[str] | frozenset[str] 
             head = called
         if head is None:
             # "What did the fire service send?": its object, "45 firefighters and six boats", up to
-            # a comma.
+            # a comma (not with `clause_only`).
             obj = next((t for t in children if t.dep_ == "dobj" and t.i > verb.i), None)
-            if obj is None:
+            if obj is None or clause_only:
                 return []
             words = list(obj.subtree)
             cut = next((k for k, t in enumerate(words) if t.text in ",;"), len(words))
