@@ -685,3 +685,33 @@ def test_who_did_it_is_answered_with_the_verbs_subject(assistant):
     answer = assistant.ask("Who blocked the plan?")
     assert answer.short_answer is not None and answer.short_answer.text == "district court"
     _verbatim(answer, assistant)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "number"),
+    [
+        ("How many hospitals did the army send?", "The army sent 400 soldiers and two field hospitals.", "two"),
+        ("How many soldiers did the army send?", "The army sent 400 soldiers and two field hospitals.", "400"),
+        ("How many people were killed?", "The quake struck on Sunday, killing at least 14 people.", "14"),
+        # None counts it, or more than one does, or a stopword comes first.
+        ("How many hotels will it build?", "It will build a car park and a hotel.", None),
+        ("How many people live there?", "Some 300 people live in the town and 200 people nearby.", None),
+        ("How many teams won?", "It is one of the teams that won.", None),
+    ],
+)
+def test_number_counting_is_the_one_number_before_the_noun_counted(question, sentence, number):
+    from rag.answering.keyfacts import number_counting
+
+    found = number_counting(question, sentence)
+    assert (sentence[found[0] : found[1]] if found else None) == number
+
+
+def test_how_many_is_answered_with_the_number_that_counts_the_noun_asked_about(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="quake", title="Quake", source="test", text=(
+        "The army sent 400 soldiers and two field hospitals to the area on Sunday."))])
+    _answerer(assistant, FakeReader("400"))
+    answer = assistant.ask("How many field hospitals did the army send?")
+    assert answer.short_answer is not None and answer.short_answer.text == "two"
+    _verbatim(answer, assistant)

@@ -21,7 +21,7 @@ from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
 from rag.answering.doers import doer_in, names_no_doer
 from rag.answering.keyfacts import (
-    ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts, part_of_whole,
+    ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts, number_counting, part_of_whole,
 )
 from rag.answering.lists import description_of_name, gives_to_other_countries, item_about
 from rag.answering.language import (
@@ -509,6 +509,12 @@ class ExtractiveAnswerer:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
+        if picked and wh == "how_many" and count and (
+            counting := number_counting(search, primary_text)
+        ) is not None and not (picked[0].start < counting[1] and counting[0] < picked[0].end):
+            # "How many hospitals …?" of "The army sent 400 soldiers and two field hospitals": the one
+            # number that counts the noun asked about, not the reader's number beside the verb.
+            picked = replace(picked[0], start=counting[0], end=counting[1]), picked[1]
         if picked and wh == "how_many" and (part := part_of_whole(search, primary_text, picked[0].start, picked[0].end)):
             # "How many floodgates no longer close?" of "two of the four floodgates no longer close":
             # "two", of which the sentence says it, not the "four" next to the noun.

@@ -307,6 +307,31 @@ def part_of_whole(question: str, sentence: str, start: int, end: int) -> tuple[i
     return (at + m.start(1), at + m.end(1)) if m else None
 
 
+# A number and the next three words, none a break ("two field hospitals", "400 soldiers").
+_NUMBER_AND_WORDS = re.compile(rf"\b({_COUNT})(?=((?:\s+[A-Za-z][\w'’-]*){{1,3}}))", re.IGNORECASE)
+
+
+def number_counting(question: str, sentence: str) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the one number that counts the noun a "how many" question
+    counts, within the three words after it ("two" of "400 soldiers and two field hospitals" for
+    "How many hospitals …?"); None where no number or more than one does. On SQuAD's answerable
+    "how many" questions, such a number is the gold answer 155 times in 202 in the sentences that
+    hold one (a throw-away probe)."""
+    noun = counted_noun(question)
+    if noun is None:
+        return None
+    want = prefix(stem(fold(noun)))
+    found = []
+    for m in _NUMBER_AND_WORDS.finditer(sentence):
+        for word in m.group(2).split():
+            if prefix(stem(fold(word))) == want:
+                found.append(m.span(1))
+                break
+            if fold(word) in STOPWORDS:
+                break  # "one of four teams": the words after "of" count another thing
+    return found[0] if len(found) == 1 else None
+
+
 def _people(word: str) -> bool:
     """Whether a plural (folded) is a word for people: one of `_PERSONS`, or one of their endings
     ("laureates", "civilians", "scientists", "officials")."""
