@@ -509,11 +509,12 @@ class ExtractiveAnswerer:
             # "How many heads of state attended?" is answered with a number: the likeliest span that
             # has one, else the sentence alone.
             picked = (counted, picked[1]) if counted else None
-        if picked and wh == "how_many" and count and (
+        if picked and wh == "how_many" and count and _counts_a_thing(primary_text, picked[0]) and (
             counting := number_counting(search, primary_text)
         ) is not None and not (picked[0].start < counting[1] and counting[0] < picked[0].end):
             # "How many hospitals …?" of "The army sent 400 soldiers and two field hospitals": the one
-            # number that counts the noun asked about, not the reader's number beside the verb.
+            # number that counts the noun asked about, not the reader's, which counts another thing
+            # ("career sack leader with 136, …" counts what it says before it: the reader's stays).
             picked = replace(picked[0], start=counting[0], end=counting[1]), picked[1]
         if picked and wh == "how_many" and (part := part_of_whole(search, primary_text, picked[0].start, picked[0].end)):
             # "How many floodgates no longer close?" of "two of the four floodgates no longer close":
@@ -780,6 +781,15 @@ def _says_a_number(
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
         re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
+
+
+def _counts_a_thing(sentence: str, reading: Reading) -> bool:
+    """Whether the last number of the reading's span has a word after it, the thing it counts
+    ("400 soldiers", "seven times"), not a comma or the sentence's end ("… leader with 136,")."""
+    last = None
+    for last in TYPE_PATTERNS["number"].finditer(sentence, reading.start, reading.end):
+        pass
+    return last is not None and re.match(r"[\s-]+[A-Za-z]", sentence[last.end() :]) is not None
 
 
 def _says_a_count(sentence: str, a: int = 0, z: int | None = None) -> bool:

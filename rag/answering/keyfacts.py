@@ -307,25 +307,35 @@ def part_of_whole(question: str, sentence: str, start: int, end: int) -> tuple[i
     return (at + m.start(1), at + m.end(1)) if m else None
 
 
-# A number and the next three words, none a break ("two field hospitals", "400 soldiers").
-_NUMBER_AND_WORDS = re.compile(rf"\b({_COUNT})(?=((?:\s+[A-Za-z][\w'’-]*){{1,3}}))", re.IGNORECASE)
+# A number and the next three words, none a break ("two field hospitals", "400 soldiers", "a
+# 61-yard return"); a number of a range before it counts the same thing ("from 415,000 to 587,000
+# square kilometres").
+_NUMBER_AND_WORDS = re.compile(rf"\b({_COUNT})(?=((?:[\s-]+[A-Za-z][\w'’]*){{1,3}}))", re.IGNORECASE)
+_RANGE_BEFORE = re.compile(rf"\b({_COUNT})\s*(?:to|and|or|-|–)\s*$", re.IGNORECASE)
+# The noun right after "how many": "species" of "How many species of trees …?", beside the counted
+# noun `counted_noun` reads ("trees").
+_FIRST_COUNTED = re.compile(r"\bhow\s+many\s+(?:of\s+the\s+)?([a-z][\w-]*)", re.IGNORECASE)
 
 
 def number_counting(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) in `sentence` of the one number that counts the noun a "how many" question
     counts, within the three words after it ("two" of "400 soldiers and two field hospitals" for
-    "How many hospitals …?"); None where no number or more than one does. On SQuAD's answerable
-    "how many" questions, such a number is the gold answer 155 times in 202 in the sentences that
-    hold one (a throw-away probe)."""
-    noun = counted_noun(question)
-    if noun is None:
+    "How many hospitals …?"); None where no number or more than one does (either noun of "How many
+    species of trees …?" counts). On SQuAD's answerable "how many" questions, such a number is the
+    gold answer 155 times in 202 in the sentences that hold one (a throw-away probe)."""
+    nouns = {counted_noun(question)}
+    if (first := _FIRST_COUNTED.search(question)) and fold(first.group(1)) not in STOPWORDS:
+        nouns.add(first.group(1))
+    wants = {prefix(stem(fold(n))) for n in nouns if n}
+    if not wants:
         return None
-    want = prefix(stem(fold(noun)))
     found = []
     for m in _NUMBER_AND_WORDS.finditer(sentence):
-        for word in m.group(2).split():
-            if prefix(stem(fold(word))) == want:
+        for word in re.split(r"[\s-]+", m.group(2).strip(" -")):
+            if prefix(stem(fold(word))) in wants:
                 found.append(m.span(1))
+                if (before := _RANGE_BEFORE.search(sentence, 0, m.start())) is not None:
+                    found.append(before.span(1))
                 break
             if fold(word) in STOPWORDS:
                 break  # "one of four teams": the words after "of" count another thing
