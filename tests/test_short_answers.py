@@ -715,3 +715,35 @@ def test_how_many_is_answered_with_the_number_that_counts_the_noun_asked_about(a
     answer = assistant.ask("How many field hospitals did the army send?")
     assert answer.short_answer is not None and answer.short_answer.text == "two"
     _verbatim(answer, assistant)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "span", "doer"),
+    [
+        ("Who rescued the girl?", "Rescue teams pulled a girl from the rubble after nine hours, the agency's "
+         "director, Marta Quinn, told reporters.", "Marta Quinn", "Rescue teams"),
+        ("Who robbed the bank?", "Two men robbed a bank in the town centre on Monday, police said.", "police", "Two men"),
+        # A question about saying, a pronoun reported, a span that is not the one who reports.
+        ("Who said the bank was robbed?", "Two men robbed a bank, police said.", "police", None),
+        ("Who robbed the bank?", "He robbed a bank, police said.", "police", None),
+        ("Who robbed the bank?", "Two men robbed a bank, police said.", "Two men", None),
+    ],
+)
+def test_reported_doer_is_who_did_it_not_who_reports_it(question, sentence, span, doer):
+    from rag.answering.doers import reported_doer
+
+    at = sentence.index(span)
+    found = reported_doer(question, sentence, at, at + len(span))
+    assert (sentence[found[0] : found[1]] if found else None) == doer
+
+
+def test_who_did_it_is_not_who_reports_it(assistant):
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="quake", title="Quake", source="test", text=(
+        "Rescue teams pulled a girl from the rubble after nine hours, the agency's director, Marta Quinn, "
+        "told reporters."))])
+    _answerer(assistant, FakeReader("Marta Quinn"))
+    answer = assistant.ask("Who rescued the girl?")  # not the verb the sentence says it with
+    assert answer.short_answer is not None and answer.short_answer.text == "Rescue teams"
+    _verbatim(answer, assistant)

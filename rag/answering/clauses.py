@@ -23,7 +23,7 @@ SAYING = frozenset(stem(w) for w in (
     "say", "tell", "state", "stress", "insist", "add", "warn", "declare", "note", "explain", "argue",
     "claim", "announce", "recall", "lament", "write", "remark", "assert", "affirm", "reply", "respond",
     "repeat",
-))  # matched against `_verb`, which brings "said", "told", "wrote" back to the verb
+))  # matched against `verb_stem`, which brings "said", "told", "wrote" back to the verb
 SAY = frozenset(stem(w) for w in ("say", "tell", "state"))
 # Where the question asks about a topic ("What did Macron say about Russia?"), the clause may name it.
 TOPIC_PREPOSITIONS = frozenset({"about", "on", "regarding", "concerning"})
@@ -33,7 +33,8 @@ BREAKS = frozenset({"because", "although", "though", "while", "whereas", "which"
 QUOTE_OPENERS, QUOTE_CLOSERS = "“\"", "”\""
 
 
-def _verb(word: str) -> str:
+def verb_stem(word: str) -> str:
+    """A verb's stem, its forms brought together ("said", "says" -> "say"; "wrote" -> "write")."""
     return base_stem(stem(fold(word)))
 
 
@@ -52,7 +53,7 @@ def object_clause(question: str, sentence: str) -> tuple[int, int] | None:
     for verb in doc:
         if verb.pos_ not in ("VERB", "AUX"):
             continue
-        have = _verb(verb.text)
+        have = verb_stem(verb.text)
         if have != want and not (want in SAY and have in SAYING):
             continue
         if particle and not any(t.dep_ == "prt" and t.lower_ == particle for t in verb.children):
@@ -110,7 +111,7 @@ def _asked(question: str) -> tuple[str, str | None, str | None, set[str]] | None
         return None  # "What did Tesla tell Brisbane he didn't believe in?" asks about another verb's object
     rest = {stem(fold(t.text)) for t in q if t.i not in said and t.is_alpha and fold(t.text) not in STOPWORDS}
     preposition = "to" if to_do is not None else dangling.lower_ if dangling is not None else None
-    return _verb(root.text), particle, preposition, rest
+    return verb_stem(root.text), particle, preposition, rest
 
 
 def _complement(verb, preposition: str | None, named: set[str] | frozenset[str] = frozenset(),

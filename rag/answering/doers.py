@@ -3,27 +3,25 @@
 "Who founded Nordcell?" is not answered by "Nordcell was founded in 2012 and supplies batteries to
 three European carmakers": the sentence says the founding, in the passive, and names no founder.
 The reader, which sees the question's words around a name, would answer "three European
-carmakers". Read off spaCy's parse of the question and of the sentence.
+carmakers". Where the sentence does name the doer, it is the subject of the verb asked about
+("A district court … blocked the plan"), and not the one who reports it ("…, police said").
+Read off spaCy's parse of the question and of the sentence.
 """
 
 from __future__ import annotations
 
 import re
 
+from rag.answering.clauses import SAYING, verb_stem
 from rag.answering.parsing import parse
-from rag.text import base_stem, fold, stem
 
 # "Who founded …?", "Who wrote …?": not "Who is …?", which asks for a person, not a doer.
 _WHO_DID = re.compile(r"^\W*who\s+(?!(?:is|was|are|were|be|been|'s)\b)\w", re.IGNORECASE)
 
 
-def _verb(word: str) -> str:
-    return base_stem(stem(fold(word)))
-
-
 def _asked_verb(question: str) -> str | None:
-    """The verb (`_verb`) whose doer "who <verb> …?" asks for; None for any other question ("Who did
-    the mayor meet?" asks for the object)."""
+    """The verb (`verb_stem`) whose doer "who <verb> …?" asks for; None for any other question ("Who
+    did the mayor meet?" asks for the object)."""
     if not _WHO_DID.match(question):
         return None
     q = parse(question)
@@ -32,7 +30,7 @@ def _asked_verb(question: str) -> str | None:
         c.dep_ in ("nsubj", "nsubjpass") and c.i != 0 for c in verb.children
     ):
         return None
-    return _verb(verb.text)
+    return verb_stem(verb.text)
 
 
 def names_no_doer(question: str, sentence: str) -> bool:
@@ -43,7 +41,7 @@ def names_no_doer(question: str, sentence: str) -> bool:
     want = _asked_verb(question)
     if want is None:
         return False
-    said = [t for t in parse(sentence) if t.pos_ in ("VERB", "AUX") and _verb(t.text) == want]
+    said = [t for t in parse(sentence) if t.pos_ in ("VERB", "AUX") and verb_stem(t.text) == want]
     return bool(said) and all(_passive(t) and not _by_after(t) for t in said)
 
 
@@ -57,17 +55,43 @@ def doer_in(question: str, sentence: str) -> tuple[int, int] | None:
     if want is None:
         return None
     for verb in parse(sentence):
-        if verb.pos_ != "VERB" or _verb(verb.text) != want:
+        if verb.pos_ != "VERB" or verb_stem(verb.text) != want:
             continue
-        subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
-        if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
-            continue
-        first = subject.left_edge
-        while first.dep_ in ("det", "punct", "cc") and first.i < subject.i:
-            first = first.nbor()
-        last = next((t.nbor(-1) for t in subject.subtree if t.i > subject.i and t.text == ","), subject.right_edge)
-        return first.idx, last.idx + len(last)
+        if (found := _subject_phrase(verb)) is not None:
+            return found
     return None
+
+
+def reported_doer(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the span `start:end` is the one who reports what happened ("Marta Quinn" of "Rescue
+    teams pulled a girl from the rubble, the agency's director, Marta Quinn, told reporters") and
+    "who <verb> …?" asks for a doer of something else than saying ("Who rescued the girl?"): the
+    subject of what is reported ("Rescue teams"), else None."""
+    want = _asked_verb(question)
+    if want is None or want in SAYING:
+        return None
+    doc = parse(sentence)
+    inside = [t for t in doc if start <= t.idx and t.idx + len(t) <= end]
+    speaker = next((t for t in inside if not start <= t.head.idx < end), None)
+    if speaker is not None and speaker.dep_ == "appos":
+        speaker = speaker.head  # "the agency's director, Marta Quinn, told …"
+    if speaker is None or speaker.dep_ != "nsubj" or verb_stem(speaker.head.text) not in SAYING:
+        return None
+    reported = next((c for c in speaker.head.children if c.dep_ == "ccomp" and c.pos_ == "VERB"), None)
+    return _subject_phrase(reported) if reported is not None else None
+
+
+def _subject_phrase(verb) -> tuple[int, int] | None:
+    """(start, end) of the verb's subject, a noun or a name (not "he", "who"), without its article and
+    up to a comma after it; None where it has none."""
+    subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+    if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
+        return None
+    first = subject.left_edge
+    while first.dep_ in ("det", "punct", "cc") and first.i < subject.i:
+        first = first.nbor()
+    last = next((t.nbor(-1) for t in subject.subtree if t.i > subject.i and t.text == ","), subject.right_edge)
+    return first.idx, last.idx + len(last)
 
 
 def _by_after(verb) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
-from rag.answering.doers import doer_in, names_no_doer
+from rag.answering.doers import doer_in, names_no_doer, reported_doer
 from rag.answering.keyfacts import (
     ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts, number_counting, part_of_whole,
 )
@@ -499,6 +499,12 @@ class ExtractiveAnswerer:
         ):
             # "Who blocked the plan?" of "A district court on Thursday blocked the city of Brenton's
             # plan": the verb's subject, not the name the reader found beside the question's words.
+            picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
+        elif picked and wh == "who" and not refers and (
+            doer := reported_doer(search, primary_text, picked[0].start, picked[0].end)
+        ) is not None:
+            # "Who rescued the girl?" of "Rescue teams pulled a girl from the rubble …, the agency's
+            # director, Marta Quinn, told reporters": who did it, not who reports it.
             picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
         count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
         time = bool(_HOW_MANY_TIMES.search(search))
