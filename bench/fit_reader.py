@@ -22,7 +22,8 @@
    folds and measured on each, against the switch ratio.
 
 Run (about 55 minutes a fit on 2 idle cores; two folds side by side with one thread each took
-about an hour together):
+about an hour together; `--checkpoint DIR` keeps the fit so far, and the same command run again
+resumes it, so a fit may span sessions, `--stop-after N` ending a run after N steps):
     python -m bench.fit_reader items --out /tmp/reader/items.jsonl
     python -m bench.fit_reader fit --items /tmp/reader/items.jsonl --folds 2 --only-fold 0 --threads 1 \
         --predictions /tmp/reader/heldout2-0.jsonl --save-folds /tmp/reader/folds2   # and --only-fold 1 beside it
@@ -159,7 +160,21 @@ def _token_targets(enc, pairs):
     return starts, ends
 
 
-def fit(train: list[dict], args, tokenizer):
+def _recipe(train: list[dict], args) -> dict:
+    """What a checkpoint must have been fitted with to be resumed: the questions and the settings."""
+    return {"questions": len(train), "first": train[0]["id"] if train else None, "epochs": args.epochs,
+            "lr": args.lr, "lora_r": args.lora_r, "questions_per_step": args.questions_per_step,
+            "impossible_weight": args.impossible_weight, "seed": args.seed}
+
+
+def fit(train: list[dict], args, tokenizer, checkpoint: Path | None = None):
+    """The fitted network; None where `args.stop_after` steps were taken before the end, with the
+    fit so far in `checkpoint` to resume from (a fit takes about an hour: it may span sessions).
+
+    Written by hand rather than with transformers' Trainer: one step is a softmax per question over
+    its sentences and "none" beside the span loss, which Trainer's per-example batches do not hold;
+    a checkpoint is the adapters, the optimiser, the schedule and the random state, so a resumed
+    fit takes the very steps an uninterrupted one would."""
     import torch
     from peft import LoraConfig, get_peft_model
     from torch import nn
@@ -177,12 +192,28 @@ def fit(train: list[dict], args, tokenizer):
     warm = max(1, int(0.1 * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / warm) * max(0.0, (steps - s) / (steps - warm)))
     ce = nn.CrossEntropyLoss(reduction="none")
+    recipe = _recipe(train, args)
+    step = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        if state["recipe"] != recipe:
+            raise SystemExit(f"{checkpoint} was fitted with {state['recipe']}, not {recipe}: "
+                             "remove it or give another --checkpoint folder")
+        net.load_state_dict(state["trained"], strict=False)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        step = state["step"]
+        print(f"  resumed at step {step}/{steps} from {checkpoint}", flush=True)
     net.train()
-    step, started = 0, time.perf_counter()
+    resumed, position, started = step, 0, time.perf_counter()
     for epoch in range(args.epochs):
         order = train[:]
         random.Random(args.seed + epoch).shuffle(order)
         for at in range(0, len(order), args.questions_per_step):
+            position += 1
+            if position <= resumed:
+                continue  # taken before the checkpoint
             group = order[at : at + args.questions_per_step]
             pairs, enc, evidence = _encode(tokenizer, group)
             s_tok, e_tok = _token_targets(enc, pairs)
@@ -211,9 +242,29 @@ def fit(train: list[dict], args, tokenizer):
             opt.zero_grad()
             step += 1
             if step % 100 == 0:
-                print(f"  step {step}/{steps} loss {float(loss):.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
+                print(f"  step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
+            stopping = bool(args.stop_after) and step - resumed >= args.stop_after and step < steps
+            if checkpoint is not None and (step % args.checkpoint_every == 0 or stopping):
+                _save_checkpoint(checkpoint, net, opt, sched, step, recipe)
+            if stopping:
+                print(f"  stopped at step {step}/{steps}; run the same command again to resume", flush=True)
+                return None
     net.eval()
     return net
+
+
+def _save_checkpoint(path: Path, net, opt, sched, step: int, recipe: dict) -> None:
+    """The fit so far (trained parameters only: the base model is the packaged one), written to a
+    temporary file and renamed, so a fit killed while saving keeps its last checkpoint."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"trained": {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad},
+             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+             "step": step, "recipe": recipe}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def save(net, path: Path, args, extra: dict | None = None) -> None:
@@ -436,6 +487,10 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--write", action="store_true", help=f"save the fit on every article to {WEIGHTS.name}")
     b.add_argument("--out", type=Path, default=WEIGHTS)
     b.add_argument("--save-folds", type=Path, default=None, help="a folder for each fold's reader (fold-K.safetensors)")
+    b.add_argument("--checkpoint", type=Path, default=None,
+                   help="a folder for the fit so far (all.pt, fold-K.pt), resumed from when the command runs again")
+    b.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    b.add_argument("--stop-after", type=int, default=0, help="stop after this many steps this run (with --checkpoint)")
     d = sub.add_parser("predict", help="a saved fold's reader's readings of its held-out questions")
     d.add_argument("--items", type=Path, required=True)
     d.add_argument("--k", type=int, default=6)
@@ -487,6 +542,8 @@ def main(argv: list[str] | None = None) -> None:
             calibrate(args.weights, threshold, args.rate, figures, args.read)
         return
 
+    if args.stop_after and not args.checkpoint:
+        ap.error("--stop-after needs --checkpoint: the fit so far is kept there")
     import torch
     from transformers import AutoTokenizer
 
@@ -500,7 +557,9 @@ def main(argv: list[str] | None = None) -> None:
                 train = [it for it in items if fold[it["title"]] != k]
                 held = [it for it in items if fold[it["title"]] == k]
                 print(f"fold {k}: fitted on {len(train)} questions, measured on {len(held)}", flush=True)
-                net = fit(train, args, tokenizer)
+                net = fit(train, args, tokenizer, args.checkpoint / f"fold-{k}.pt" if args.checkpoint else None)
+                if net is None:
+                    return  # stopped early: resumed from the checkpoint next time
                 if args.save_folds:
                     args.save_folds.mkdir(parents=True, exist_ok=True)
                     save(net, args.save_folds / f"fold-{k}.safetensors", args,
@@ -509,7 +568,9 @@ def main(argv: list[str] | None = None) -> None:
                     out.write(json.dumps({**row, "fold": k}) + "\n")
                 out.flush()
         return
-    net = fit(items, args, tokenizer)
+    net = fit(items, args, tokenizer, args.checkpoint / "all.pt" if args.checkpoint else None)
+    if net is None:
+        return
     if args.write:
         save(net, args.out, args)
         print(f"wrote {args.out}; now `calibrate` it from held-out predictions")

@@ -622,6 +622,45 @@ def test_choosing_stores_a_chooser_the_reader_loads_with_its_held_out_figures(tm
     assert reader.meta["choice"]["read"] == 3 and reader.chooser is not None
 
 
+@pytest.mark.slow
+def test_a_fit_stopped_and_resumed_from_its_checkpoint_ends_as_one_that_ran_through(tmp_path):
+    import argparse
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from bench.fit_reader import fit
+    from rag.answering.reader import base_model_dir
+
+    items = []
+    for n in range(6):
+        answerable = n % 3 != 2
+        items.append({
+            "id": str(n), "question": f"Who opened bridge {n}?", "answers": [f"Ann Lee {n}"] if answerable else [],
+            "impossible": not answerable,
+            "cands": [{"text": f"Ann Lee {n} opened bridge {n} on Friday.", "evidence": [1.0, 0.5, 0.4, 1.0, 0.0, 1.0]},
+                      {"text": f"The bridge {n} is old.", "evidence": [0.5, 0.3, 0.3, 0.0, 0.0, 0.5]}]})
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()))
+
+    def settings(**changes):
+        return argparse.Namespace(**{"epochs": 2, "lr": 3e-4, "lora_r": 4, "questions_per_step": 2,
+                                     "impossible_weight": 2.0, "seed": 0, "stop_after": 0,
+                                     "checkpoint_every": 50, **changes})
+
+    through = fit(items, settings(), tokenizer)
+    checkpoint = tmp_path / "fit" / "all.pt"
+    assert fit(items, settings(stop_after=4), tokenizer, checkpoint) is None  # 4 of 6 steps
+    assert checkpoint.exists()
+    resumed = fit(items, settings(), tokenizer, checkpoint)
+    trained = {n: p for n, p in through.named_parameters() if p.requires_grad}
+    again = {n: p for n, p in resumed.named_parameters() if p.requires_grad}
+    assert trained.keys() == again.keys()
+    for name, p in trained.items():
+        assert torch.equal(p, again[name]), name
+    with pytest.raises(SystemExit, match="not"):  # another recipe does not resume it
+        fit(items, settings(lr=1e-3), tokenizer, checkpoint)
+
+
 def test_an_llm_citation_must_quote_a_sentence_the_reader_finds_answers(seeded):
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
