@@ -14,6 +14,7 @@ import re
 
 from rag.answering.clauses import SAYING, verb_stem
 from rag.answering.parsing import parse
+from rag.text import prefix
 
 # "Who founded …?", "Who wrote …?": not "Who is …?", which asks for a person, not a doer.
 _WHO_DID = re.compile(r"^\W*who\s+(?!(?:is|was|are|were|be|been|'s)\b)\w", re.IGNORECASE)
@@ -45,20 +46,26 @@ def names_no_doer(question: str, sentence: str) -> bool:
     return bool(said) and all(_passive(t) and not _by_after(t) for t in said)
 
 
-def doer_in(question: str, sentence: str) -> tuple[int, int] | None:
-    """(start, end) in `sentence` of the doer "who <verb> …?" asks for: the subject of the verb said
-    in the active ("A district court on Thursday blocked the city's plan" for "Who blocked the
-    plan?"), without its article and up to a comma after it ("Deputy mayor Paul Everett"). None
-    where the question asks otherwise, the sentence does not say the verb, or its subject is a
-    pronoun ("he", "who": whom it means is given elsewhere)."""
+def doer_in(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the doer "who <verb> …?" asks for, where the span `start:end`
+    lies outside it: the subject of the verb said in the active ("district court" of "A district
+    court on Thursday blocked the city's plan" for "Who blocked the plan?", not "Brenton"), the name
+    set beside it ("The mayor, Ann Lee, opened …": "Ann Lee"). None where the question asks
+    otherwise, the sentence does not say the verb, its subject is a pronoun ("he", "who": whom it
+    means is given elsewhere) or holds the span."""
     want = _asked_verb(question)
     if want is None:
         return None
     for verb in parse(sentence):
         if verb.pos_ != "VERB" or verb_stem(verb.text) != want:
             continue
-        if (found := _subject_phrase(verb)) is not None:
-            return found
+        subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+        if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
+            continue
+        whole = subject.left_edge.idx, subject.right_edge.idx + len(subject.right_edge)
+        if whole[0] <= start and end <= whole[1]:
+            return None  # the reader's span is part of it
+        return _subject_phrase(verb)
     return None
 
 
@@ -78,7 +85,14 @@ def reported_doer(question: str, sentence: str, start: int, end: int) -> tuple[i
     if speaker is None or speaker.dep_ != "nsubj" or verb_stem(speaker.head.text) not in SAYING:
         return None
     reported = next((c for c in speaker.head.children if c.dep_ == "ccomp" and c.pos_ == "VERB"), None)
-    return _subject_phrase(reported) if reported is not None else None
+    if reported is None or any(verb_stem(t.text) == want for t in doc if t.pos_ == "VERB"
+                               and not reported.left_edge.i <= t.i <= reported.right_edge.i):
+        return None  # "Paul Everett, who led the project, said …" for "Who led the project?": the speaker
+    # What is reported must say the question's verb in some form ("Rescue teams" for "rescued"):
+    # "the building needed repairs" does not say who will pay for them.
+    if not any(prefix(verb_stem(t.text)) == prefix(want) for t in reported.subtree if t.is_alpha):
+        return None
+    return _subject_phrase(reported)
 
 
 def _subject_phrase(verb) -> tuple[int, int] | None:
@@ -87,6 +101,9 @@ def _subject_phrase(verb) -> tuple[int, int] | None:
     subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
     if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
         return None
+    name = next((c for c in subject.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None)
+    if name is not None:
+        return name.left_edge.idx, name.right_edge.idx + len(name.right_edge)  # "The mayor, Ann Lee, …"
     first = subject.left_edge
     while first.dep_ in ("det", "punct", "cc") and first.i < subject.i:
         first = first.nbor()

@@ -494,18 +494,16 @@ class ExtractiveAnswerer:
             # "Who represented Britain?" of "the German chancellor, Olaf Scholz; the head of the
             # British Foreign Office, David Cameron; …": the item that names Britain answers.
             picked = in_item, picked[1]
-        if picked and wh == "who" and not refers and (doer := doer_in(search, primary_text)) is not None and not (
-            doer[0] <= picked[0].start and picked[0].end <= doer[1]
-        ):
+        doer = None
+        if picked and wh == "who" and not by_role:
             # "Who blocked the plan?" of "A district court on Thursday blocked the city of Brenton's
-            # plan": the verb's subject, not the name the reader found beside the question's words.
-            picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
-        elif picked and wh == "who" and not refers and (
-            doer := reported_doer(search, primary_text, picked[0].start, picked[0].end)
-        ) is not None:
+            # plan": the verb's subject, not the name the reader found beside the question's words;
             # "Who rescued the girl?" of "Rescue teams pulled a girl from the rubble …, the agency's
             # director, Marta Quinn, told reporters": who did it, not who reports it.
-            picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
+            doer = doer_in(search, primary_text, picked[0].start, picked[0].end) or reported_doer(
+                search, primary_text, picked[0].start, picked[0].end)
+            if doer is not None:
+                picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
         count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
         time = bool(_HOW_MANY_TIMES.search(search))
         if picked and wh == "how_many" and (
@@ -554,8 +552,10 @@ class ExtractiveAnswerer:
             # (the reader, fitted on SQuAD's short spans, bolds "yesterday").
             short = (primary.article_id, at + said[0], at + said[1], None)
         if (refers and (by_role or not self._names_someone(short, corpus))
-                and not asks_what_someone_named_is(search, primary_text)):
-            # "the host of the meeting insisted …": the answer is the name given earlier.
+                and not asks_what_someone_named_is(search, primary_text)
+                and (doer is None or _ROLE_WORD.search(primary_text[doer[0] : doer[1]].lower()))):
+            # "the host of the meeting insisted …": the answer is the name given earlier. (A doer
+            # found above stands, unless it is a role: "the host of the meeting".)
             found = antecedent(corpus, primary.article_id, primary.index, search)
             if found:
                 j, s0, e0 = found
@@ -735,6 +735,7 @@ def _evidence(c: Candidate, rank: int = 0) -> list[float]:
 # "Who is the mayor of …?", "Who was the host?": the role asked about, which the answering sentence
 # says. In lower case only: "Who was the Most Valuable Player of Super Bowl II?" names a title, which
 # the article may write otherwise ("MVP"): held out, that question lost its right answer.
+_ROLE_WORD = re.compile(rf"\b(?:{ROLE_NOUNS})\b")
 _ROLE_ASKED = re.compile(rf"^\W*(?i:who\s+(?:is|was|are|were)\s+the)\s+(?:[a-z-]+\s+){{0,2}}?({ROLE_NOUNS})\b")
 
 
