@@ -62,10 +62,11 @@ def doer_in(question: str, sentence: str, start: int, end: int) -> tuple[int, in
         subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
         if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
             continue
-        whole = subject.left_edge.idx, subject.right_edge.idx + len(subject.right_edge)
-        if whole[0] <= start and end <= whole[1]:
-            return None  # the reader's span is part of it
-        return _subject_phrase(verb)
+        phrase = _subject_phrase(verb)
+        core = _subject_phrase(verb, with_name=False)
+        if any(p is not None and p[0] <= start and end <= p[1] for p in (phrase, core)):
+            return None  # the reader's span is part of it ("mayor" or "Ann Lee" of "The mayor, Ann Lee")
+        return phrase
     return None
 
 
@@ -95,14 +96,14 @@ def reported_doer(question: str, sentence: str, start: int, end: int) -> tuple[i
     return _subject_phrase(reported)
 
 
-def _subject_phrase(verb) -> tuple[int, int] | None:
+def _subject_phrase(verb, with_name: bool = True) -> tuple[int, int] | None:
     """(start, end) of the verb's subject, a noun or a name (not "he", "who"), without its article and
-    up to a comma after it; None where it has none."""
+    up to a comma after it, or (`with_name`) the name set beside it; None where it has none."""
     subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
     if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
         return None
     name = next((c for c in subject.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None)
-    if name is not None:
+    if with_name and name is not None:
         return name.left_edge.idx, name.right_edge.idx + len(name.right_edge)  # "The mayor, Ann Lee, …"
     first = subject.left_edge
     while first.dep_ in ("det", "punct", "cc") and first.i < subject.i:

@@ -497,11 +497,13 @@ class ExtractiveAnswerer:
         doer = None
         if picked and wh == "who" and not by_role:
             # "Who blocked the plan?" of "A district court on Thursday blocked the city of Brenton's
-            # plan": the verb's subject, not the name the reader found beside the question's words;
-            # "Who rescued the girl?" of "Rescue teams pulled a girl from the rubble …, the agency's
-            # director, Marta Quinn, told reporters": who did it, not who reports it.
-            doer = doer_in(search, primary_text, picked[0].start, picked[0].end) or reported_doer(
-                search, primary_text, picked[0].start, picked[0].end)
+            # plan": the verb's subject, not the name the reader found beside the question's words
+            # (not where the sentence speaks of someone as "he", "his": "Carolina suffered a setback
+            # when Thomas Davis broke his arm"); "Who rescued the girl?" of "Rescue teams pulled a
+            # girl from the rubble …, the agency's director, Marta Quinn, told reporters": who did
+            # it, not who reports it.
+            a, z = picked[0].start, picked[0].end
+            doer = (None if refers else doer_in(search, primary_text, a, z)) or reported_doer(search, primary_text, a, z)
             if doer is not None:
                 picked = replace(picked[0], start=doer[0], end=doer[1]), picked[1]
         count = bool(_HOW_MANY.search(search))  # "how many" (not "how much"): a year is no count
