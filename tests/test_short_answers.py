@@ -36,6 +36,24 @@ def _verbatim(answer: Answer, assistant) -> None:
         assert answer.text.startswith(f"**{sa.text}** [{sa.n}]") or "\\" in answer.text.split("\n")[0]
 
 
+def _span_of(sentence: str, part: str) -> tuple[int, int]:
+    at = sentence.index(part)
+    return at, at + len(part)
+
+
+def _text_at(sentence: str, found: tuple[int, int] | None) -> str | None:
+    return sentence[found[0] : found[1]] if found else None
+
+
+def _ask_with_reader(assistant, text: str, span: str, question: str) -> Answer:
+    """`question` asked of an article of `text` alone, with a reader that finds `span`."""
+    from tests.test_reader import FakeReader, _answerer
+
+    assistant.index_articles([Article(id="trial", title="Trial", source="test", text=text)])
+    _answerer(assistant, FakeReader(span))
+    return assistant.ask(question)
+
+
 @pytest.fixture
 def council(assistant):
     report = assistant.index_articles([COUNCIL])
@@ -568,19 +586,13 @@ def test_a_number_followed_by_another_plural_counts_another_thing(question, sent
 def test_part_of_whole_is_the_number_a_part_is_taken_with(question, sentence, number, part):
     from rag.answering.keyfacts import part_of_whole
 
-    at = sentence.index(number)
-    found = part_of_whole(question, sentence, at, at + len(number))
-    assert (sentence[found[0] : found[1]] if found else None) == part
+    assert _text_at(sentence, part_of_whole(question, sentence, *_span_of(sentence, number))) == part
 
 
 def test_how_many_of_a_part_is_answered_with_the_part_not_the_whole(assistant):
-    from tests.test_reader import FakeReader, _answerer
-
-    assistant.index_articles([Article(id="dam", title="Dam", source="test", text=(
-        "The engineers inspected the dam in March. They found that two of the four floodgates no "
-        "longer closed fully."))])
-    _answerer(assistant, FakeReader("four"))  # the number next to the noun asked about
-    answer = assistant.ask("How many floodgates no longer close fully?")
+    answer = _ask_with_reader(assistant, "The engineers inspected the dam in March. They found that two of the "
+                              "four floodgates no longer closed fully.",
+                              "four", "How many floodgates no longer close fully?")  # the number by the noun
     assert answer.short_answer is not None and answer.short_answer.text == "two"
     _verbatim(answer, assistant)
 
@@ -609,29 +621,19 @@ def test_names_no_doer_of_a_passive_without_by(question, sentence, unnamed):
 
 
 def test_who_did_it_is_refused_where_the_sentence_names_no_doer(assistant):
-    from tests.test_reader import FakeReader, _answerer
-
-    assistant.index_articles([Article(id="deal", title="Deal", source="test", text=(
-        "Velora agreed to buy Nordcell on Monday. Nordcell was founded in 2012 and supplies batteries "
-        "to three European carmakers."))])
-    _answerer(assistant, FakeReader("three European carmakers"))
-    assert assistant.ask("Who founded Nordcell?").refused
+    said = "Velora agreed to buy Nordcell on Monday. Nordcell was founded in 2012 "
+    span = "three European carmakers"
+    assert _ask_with_reader(assistant, said + "and supplies batteries to three European carmakers.", span,
+                            "Who founded Nordcell?").refused
     # Where the sentence names the founder, the same reader's answer stands.
-    assistant.index_articles([Article(id="deal", title="Deal", source="test", text=(
-        "Velora agreed to buy Nordcell on Monday. Nordcell was founded in 2012 by three European "
-        "carmakers."))])
-    answer = assistant.ask("Who founded Nordcell?")
+    answer = _ask_with_reader(assistant, said + "by three European carmakers.", span, "Who founded Nordcell?")
     assert answer.short_answer is not None and answer.short_answer.text == "three European carmakers"
 
 
 def test_an_amount_of_money_is_no_count(assistant):
-    from tests.test_reader import FakeReader, _answerer
-
-    assistant.index_articles([Article(id="market", title="Market", source="test", text=(
-        "The city wanted to replace the market hall with a car park and a hotel. The deputy mayor said "
-        "the hall needed repairs costing at least $9 million, which the city could not afford."))])
-    _answerer(assistant, FakeReader("9 million"))
-    assert assistant.ask("How many hotels does the city own?").refused
+    assert _ask_with_reader(assistant, "The city wanted to replace the market hall with a car park and a hotel. "
+                            "The deputy mayor said the hall needed repairs costing at least $9 million, which "
+                            "the city could not afford.", "9 million", "How many hotels does the city own?").refused
 
 
 def test_a_question_that_counts_money_is_answered_by_an_amount():
@@ -673,17 +675,13 @@ def test_a_count_is_not_an_amount_of_money(sentence, money):
 def test_doer_in_is_the_subject_of_the_verb_asked_about(question, sentence, doer):
     from rag.answering.doers import doer_in
 
-    found = doer_in(question, sentence, len(sentence), len(sentence))  # a span outside every subject
-    assert (sentence[found[0] : found[1]] if found else None) == doer
+    end = len(sentence)  # a span outside every subject
+    assert _text_at(sentence, doer_in(question, sentence, end, end)) == doer
 
 
 def test_who_did_it_is_answered_with_the_verbs_subject(assistant):
-    from tests.test_reader import FakeReader, _answerer
-
-    assistant.index_articles([Article(id="court", title="Court", source="test", text=(
-        "A district court on Thursday blocked the city of Brenton's plan to close the Harlow Street market."))])
-    _answerer(assistant, FakeReader("Brenton"))  # a name beside the question's words
-    answer = assistant.ask("Who blocked the plan?")
+    answer = _ask_with_reader(assistant, "A district court on Thursday blocked the city of Brenton's plan to close "
+                              "the Harlow Street market.", "Brenton", "Who blocked the plan?")  # a name by the words
     assert answer.short_answer is not None and answer.short_answer.text == "district court"
     _verbatim(answer, assistant)
 
@@ -703,17 +701,12 @@ def test_who_did_it_is_answered_with_the_verbs_subject(assistant):
 def test_number_counting_is_the_one_number_before_the_noun_counted(question, sentence, number):
     from rag.answering.keyfacts import number_counting
 
-    found = number_counting(question, sentence)
-    assert (sentence[found[0] : found[1]] if found else None) == number
+    assert _text_at(sentence, number_counting(question, sentence)) == number
 
 
 def test_how_many_is_answered_with_the_number_that_counts_the_noun_asked_about(assistant):
-    from tests.test_reader import FakeReader, _answerer
-
-    assistant.index_articles([Article(id="quake", title="Quake", source="test", text=(
-        "The army sent 400 soldiers and two field hospitals to the area on Sunday."))])
-    _answerer(assistant, FakeReader("400"))
-    answer = assistant.ask("How many field hospitals did the army send?")
+    answer = _ask_with_reader(assistant, "The army sent 400 soldiers and two field hospitals to the area on Sunday.",
+                              "400", "How many field hospitals did the army send?")
     assert answer.short_answer is not None and answer.short_answer.text == "two"
     _verbatim(answer, assistant)
 
@@ -736,18 +729,12 @@ def test_how_many_is_answered_with_the_number_that_counts_the_noun_asked_about(a
 def test_reported_doer_is_who_did_it_not_who_reports_it(question, sentence, span, doer):
     from rag.answering.doers import reported_doer
 
-    at = sentence.index(span)
-    found = reported_doer(question, sentence, at, at + len(span))
-    assert (sentence[found[0] : found[1]] if found else None) == doer
+    assert _text_at(sentence, reported_doer(question, sentence, *_span_of(sentence, span))) == doer
 
 
 def test_who_did_it_is_not_who_reports_it(assistant):
-    from tests.test_reader import FakeReader, _answerer
-
-    assistant.index_articles([Article(id="quake", title="Quake", source="test", text=(
-        "Rescue teams pulled a girl from the rubble after nine hours, the agency's director, Marta Quinn, "
-        "told reporters."))])
-    _answerer(assistant, FakeReader("Marta Quinn"))
-    answer = assistant.ask("Who rescued the girl?")  # not the verb the sentence says it with
+    answer = _ask_with_reader(assistant, "Rescue teams pulled a girl from the rubble after nine hours, the agency's "
+                              "director, Marta Quinn, told reporters.",
+                              "Marta Quinn", "Who rescued the girl?")  # not the verb the sentence says it with
     assert answer.short_answer is not None and answer.short_answer.text == "Rescue teams"
     _verbatim(answer, assistant)
