@@ -59,12 +59,11 @@ def doer_in(question: str, sentence: str, start: int, end: int) -> tuple[int, in
     for verb in parse(sentence):
         if verb.pos_ != "VERB" or verb_stem(verb.text) != want:
             continue
-        subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
-        if subject is None or subject.pos_ not in ("NOUN", "PROPN"):
-            continue
-        phrase = _subject_phrase(verb)
         core = _subject_phrase(verb, with_name=False)
-        if any(p is not None and p[0] <= start and end <= p[1] for p in (phrase, core)):
+        if core is None:
+            continue  # no subject, or "he", "who"
+        phrase = _subject_phrase(verb)
+        if any(p[0] <= start and end <= p[1] for p in (phrase, core)):
             return None  # the reader's span is part of it ("mayor" or "Ann Lee" of "The mayor, Ann Lee")
         return phrase
     return None
