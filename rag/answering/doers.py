@@ -14,6 +14,7 @@ import re
 
 from rag.answering.clauses import SAYING, verb_stem
 from rag.answering.parsing import parse
+from rag.answering.phrases import before_comma
 from rag.text import prefix
 
 # "Who founded …?", "Who wrote …?": not "Who is …?", which asks for a person, not a doer.
@@ -104,11 +105,7 @@ def _subject_phrase(verb, with_name: bool = True) -> tuple[int, int] | None:
     name = next((c for c in subject.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None)
     if with_name and name is not None:
         return name.left_edge.idx, name.right_edge.idx + len(name.right_edge)  # "The mayor, Ann Lee, …"
-    first = subject.left_edge
-    while first.dep_ in ("det", "punct", "cc") and first.i < subject.i:
-        first = first.nbor()
-    last = next((t.nbor(-1) for t in subject.subtree if t.i > subject.i and t.text == ","), subject.right_edge)
-    return first.idx, last.idx + len(last)
+    return before_comma(subject)
 
 
 def _by_after(verb) -> bool:

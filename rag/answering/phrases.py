@@ -102,15 +102,18 @@ def _subject_of(doc, noun: str | None, inside: list) -> tuple[int, int] | None:
         if t.dep_ == "attr" and stem(fold(t.text)) == stem(noun) and t.head.lower_ in _BE:
             subject = next((c for c in t.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
             if subject is not None and all(subject.left_edge.i <= x.i <= subject.right_edge.i for x in inside):
-                first = subject.left_edge
-                while first.dep_ in _SKIPPED_AT_START and first.i < subject.i:
-                    first = first.nbor()
-                # Up to what is set off by a comma after it: "The market, which opened in 1896, is the
-                # oldest …" is "market", not "market, which opened in 1896," (nor the reader's "1896").
-                last = next((t.nbor(-1) for t in subject.subtree if t.i > subject.i and t.text == ","),
-                            subject.right_edge)
-                return first.idx, last.idx + len(last)
+                return before_comma(subject)  # not "market, which opened in 1896," (nor the reader's "1896")
     return None
+
+
+def before_comma(noun) -> tuple[int, int]:
+    """(start, end) of `noun` with its words, without the article it opens with, up to what a comma
+    after it sets off: "The market, which opened in 1896, is …" is "market"."""
+    first = noun.left_edge
+    while first.dep_ in _SKIPPED_AT_START and first.i < noun.i:
+        first = first.nbor()
+    last = next((t.nbor(-1) for t in noun.subtree if t.i > noun.i and t.text == ","), noun.right_edge)
+    return first.idx, last.idx + len(last)
 
 
 def _asks_for_several(question: str, noun: str | None) -> bool:
