@@ -738,3 +738,30 @@ def test_who_did_it_is_not_who_reports_it(assistant):
                               "Marta Quinn", "Who rescued the girl?")  # not the verb the sentence says it with
     assert answer.short_answer is not None and answer.short_answer.text == "Rescue teams"
     _verbatim(answer, assistant)
+
+
+_RESCUE = "Rescue teams pulled a six-year-old girl alive from the rubble of her family's home after nine hours."
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("How long was the girl under the rubble?", "nine hours"),  # a time, not an age
+        ("How old was the girl?", "six-year"),  # an age is asked: the reader's span stands
+        ("How long did the rescue take?", "nine hours"),
+    ],
+)
+def test_how_long_is_not_answered_by_an_age(assistant, question, short):
+    from tests.test_reader import SpansReader, _answerer
+
+    assistant.index_articles([Article(id="trial", title="Trial", source="test", text=_RESCUE)])
+    _answerer(assistant, SpansReader("six-year", "nine hours"))  # the age first, as the shipped reader reads it
+    answer = assistant.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    _verbatim(answer, assistant)
+
+
+def test_an_age_counts_nothing(assistant):
+    answer = _ask_with_reader(assistant, _RESCUE, "six", "How many girls were pulled from the rubble?")
+    assert not answer.refused
+    assert answer.short_answer is None  # the sentence alone: "six" of "six-year-old" counts no girls

@@ -131,6 +131,9 @@ _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centur(?:y|ies)|generations?"
 _HOW_MANY_TIMES = re.compile(rf"\bhow\s+many\s+(?:{_TIME_UNITS})\b", re.IGNORECASE)
 _ELAPSED = re.compile(rf"\s+(?:{_TIME_UNITS})\s+(?:ago|earlier|later|before|after)\b", re.IGNORECASE)
+# An age: "a six-year-old girl" says how old she is, not how long anything lasted nor how many girls.
+_AGE = re.compile(rf"[\w.,]+-(?:{_TIME_UNITS})-old\b", re.IGNORECASE)
+_HOW_LONG = re.compile(r"\bhow\s+long\b", re.IGNORECASE)
 _ASKS_MONEY = re.compile(
     r"\bhow\s+much\b(?:\s+[\w'’-]+){0,10}?\s+(?:cost|costs|costed|pay|paid|spend|spent|charge|charged|earn|earned|"
     r"raise|raised|sell|sold|buy|bought|worth|fund|funded|owe|owed)\b"
@@ -526,6 +529,12 @@ class ExtractiveAnswerer:
             # "How many floodgates no longer close?" of "two of the four floodgates no longer close":
             # "two", of which the sentence says it, not the "four" next to the noun.
             picked = replace(picked[0], start=part[0], end=part[1]), picked[1]
+        if picked and _HOW_LONG.search(search) and _in_an_age(primary_text, picked[0].start, picked[0].end):
+            # "How long was the girl under the rubble?" of "Rescue teams pulled a six-year-old girl
+            # alive from the rubble … after nine hours": not "six-year", an age; the likeliest other
+            # span, else the sentence alone.
+            moved = picked[0].likeliest(lambda a, z: not _in_an_age(primary_text, a, z))
+            picked = (moved, picked[1]) if moved is not None else None
         if picked and is_yes_no(search):
             # "Did Germany agree to send the missiles?" is answered by the sentence that says so, not by
             # one of its words: the reader, fitted on SQuAD's spans, would bold "Ukraine".
@@ -784,12 +793,19 @@ def _says_a_number(
             return False  # "How many locomotives …?" is not answered by "… emission rules by 2030"
         if count and not time and _ELAPSED.match(sentence, a + m.end()):
             return False
+        if count and _in_an_age(sentence, a + m.start(), a + m.end()):
+            return False  # "How many girls …?" is not answered by "a six-year-old girl"
         if not money and (_SIGN_BEFORE.search(before) or _NAME_AFTER.match(sentence, a + m.end())):
             return False
         return m.group(0).lower() != "one" or not re.search(r"\b(?:no|any|some|every)\s*$", before, re.IGNORECASE)
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
         re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
+
+
+def _in_an_age(sentence: str, a: int, z: int) -> bool:
+    """Whether `sentence[a:z]` overlaps an age ("six-year-old")."""
+    return any(m.start() < z and a < m.end() for m in _AGE.finditer(sentence))
 
 
 def _counts_a_thing(sentence: str, reading: Reading) -> bool:
