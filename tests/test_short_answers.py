@@ -765,3 +765,34 @@ def test_an_age_counts_nothing(assistant):
     answer = _ask_with_reader(assistant, _RESCUE, "six", "How many girls were pulled from the rubble?")
     assert not answer.refused
     assert answer.short_answer is None  # the sentence alone: "six" of "six-year-old" counts no girls
+
+
+_EVERETT = ("Deputy mayor Paul Everett, who led the project, said the building needed repairs costing at least "
+            "$9 million.")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "span", "only"),
+    [
+        ("Who will pay for the repairs?", _EVERETT, "Paul Everett", True),
+        ("Who sued the city?", "Paul Everett said the city would appeal.", "Paul Everett", True),
+        ("Who built the market?", "The market opened in 1896, the historian, Ann Lee, said.", "Ann Lee", True),
+        # The sentence says the verb (he did it, or someone else did), the question is about saying,
+        # or the span is not the speaker.
+        ("Who led the project?", _EVERETT, "Paul Everett", False),
+        ("Who rescued the girl?", "Rescue teams rescued a girl, Marta Quinn said.", "Marta Quinn", False),
+        ("Who said the building needed repairs?", _EVERETT, "Paul Everett", False),
+        ("Who will pay for the repairs?", _EVERETT, "building", False),
+    ],
+)
+def test_only_reports_is_a_speaker_of_a_sentence_that_never_says_the_verb(question, sentence, span, only):
+    from rag.answering.doers import only_reports
+
+    assert only_reports(question, sentence, *_span_of(sentence, span)) is only
+
+
+def test_who_did_it_is_refused_where_the_sentence_only_names_who_said_something(assistant):
+    answer = _ask_with_reader(assistant, _EVERETT, "Paul Everett", "Who will pay for the repairs?")
+    assert answer.refused
+    answer = assistant.ask("Who led the project?")
+    assert not answer.refused and answer.short_answer is not None and answer.short_answer.text == "Paul Everett"

@@ -79,11 +79,8 @@ def reported_doer(question: str, sentence: str, start: int, end: int) -> tuple[i
     if want is None or want in SAYING:
         return None
     doc = parse(sentence)
-    inside = [t for t in doc if start <= t.idx and t.idx + len(t) <= end]
-    speaker = next((t for t in inside if not start <= t.head.idx < end), None)
-    if speaker is not None and speaker.dep_ == "appos":
-        speaker = speaker.head  # "the agency's director, Marta Quinn, told …"
-    if speaker is None or speaker.dep_ != "nsubj" or verb_stem(speaker.head.text) not in SAYING:
+    speaker = _speaker(doc, start, end)
+    if speaker is None:
         return None
     reported = next((c for c in speaker.head.children if c.dep_ == "ccomp" and c.pos_ == "VERB"), None)
     if reported is None or any(verb_stem(t.text) == want for t in doc if t.pos_ == "VERB"
@@ -94,6 +91,31 @@ def reported_doer(question: str, sentence: str, start: int, end: int) -> tuple[i
     if not any(prefix(verb_stem(t.text)) == prefix(want) for t in reported.subtree if t.is_alpha):
         return None
     return _subject_phrase(reported)
+
+
+def only_reports(question: str, sentence: str, start: int, end: int) -> bool:
+    """Whether the span `start:end` is only the one who says something ("Paul Everett" of "Deputy
+    mayor Paul Everett said the building needed repairs costing at least $9 million") where "who
+    <verb> …?" asks for the doer of something else ("Who will pay for the repairs?") and the sentence
+    says that verb in no form: it does not say who did it."""
+    want = _asked_verb(question)
+    if want is None or want in SAYING:
+        return False
+    doc = parse(sentence)
+    return _speaker(doc, start, end) is not None and not any(
+        prefix(verb_stem(t.text)) == prefix(want) for t in doc if t.is_alpha)
+
+
+def _speaker(doc, start: int, end: int):
+    """The subject of a saying verb ("said", "told") that the span `start:end` of the parsed sentence
+    is (or names: "the agency's director, Marta Quinn, told …"), else None."""
+    inside = [t for t in doc if start <= t.idx and t.idx + len(t) <= end]
+    speaker = next((t for t in inside if not start <= t.head.idx < end), None)
+    if speaker is not None and speaker.dep_ == "appos":
+        speaker = speaker.head
+    if speaker is None or speaker.dep_ != "nsubj" or verb_stem(speaker.head.text) not in SAYING:
+        return None
+    return speaker
 
 
 def _subject_phrase(verb, with_name: bool = True) -> tuple[int, int] | None:

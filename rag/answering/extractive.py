@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.answering.clauses import ASKS_WHAT_DONE, object_clause
 from rag.answering.countries import countries_in, said_in_other_words
-from rag.answering.doers import doer_in, names_no_doer, reported_doer
+from rag.answering.doers import doer_in, names_no_doer, only_reports, reported_doer
 from rag.answering.keyfacts import (
     ALL_RULES, RULES, counts_another_thing, evidence_of, missing_facts, number_counting, part_of_whole,
 )
@@ -442,6 +442,9 @@ class ExtractiveAnswerer:
             verdict.primary = None  # (or a list of other countries' facts: lists.gives_to_other_countries)
         elif names_no_doer(question, sentence):
             verdict.primary = None  # "Who founded Nordcell?" of "Nordcell was founded in 2012 and …"
+        elif (reading := next((r for c, r, _ in verdict.read if c is verdict.primary), None)) is not None and (
+                reading.end > reading.start and only_reports(question, sentence, reading.start, reading.end)):
+            verdict.primary = None  # "Who will pay for the repairs?" of "Paul Everett said the building needed repairs"
         return verdict
 
     def _misses_key_facts(self, question: str, corpus, c: Candidate) -> bool:
