@@ -796,3 +796,22 @@ def test_who_did_it_is_refused_where_the_sentence_only_names_who_said_something(
     assert answer.refused
     answer = assistant.ask("Who led the project?")
     assert not answer.refused and answer.short_answer is not None and answer.short_answer.text == "Paul Everett"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "says"),
+    [("Sales had fallen by a third since the closures.", True), ("Two thirds of the members voted.", True),
+     ("Half of the traders have left.", True), ("The third entrance was closed.", False),
+     ("A quarter of an hour later it stopped.", True), ("The Latin Quarter was quiet.", False)],
+)
+def test_a_share_in_words_says_a_number(sentence, says):
+    from rag.answering.extractive import _says_a_number
+
+    assert _says_a_number(sentence) is says
+
+
+def test_by_how_much_is_answered_by_a_share_in_words(assistant):
+    answer = _ask_with_reader(assistant, "Delgado said sales had fallen by a third since the closures.", "a third",
+                              "By how much have sales fallen?")
+    assert answer.short_answer is not None and answer.short_answer.text == "a third"
+    _verbatim(answer, assistant)

@@ -133,6 +133,8 @@ _HOW_MANY_TIMES = re.compile(rf"\bhow\s+many\s+(?:{_TIME_UNITS})\b", re.IGNORECA
 _ELAPSED = re.compile(rf"\s+(?:{_TIME_UNITS})\s+(?:ago|earlier|later|before|after)\b", re.IGNORECASE)
 # An age: "a six-year-old girl" says how old she is, not how long anything lasted nor how many girls.
 _AGE = re.compile(rf"[\w.,]+-(?:{_TIME_UNITS})-old\b", re.IGNORECASE)
+# A share said in words: "sales had fallen by a third", "two thirds of the members", "half".
+_FRACTION = re.compile(r"\b(?:(?:a|one|two|three|four|nine)\s+(?:third|quarter|fifth|tenth)s?|half)\b", re.IGNORECASE)
 _HOW_LONG = re.compile(r"\bhow\s+long\b", re.IGNORECASE)
 _ASKS_MONEY = re.compile(
     r"\bhow\s+much\b(?:\s+[\w'’-]+){0,10}?\s+(?:cost|costs|costed|pay|paid|spend|spent|charge|charged|earn|earned|"
@@ -781,7 +783,7 @@ def _says_a_number(
     sentence: str, a: int = 0, z: int | None = None, *, count: bool = False, time: bool = False,
     money: bool = True,
 ) -> bool:
-    """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few"); "no one" and
+    """Whether `sentence[a:z]` says a number ("twenty", "2,400", "twice", "a few", "a third"); "no one" and
     "someone" count nothing, "some 150" does, and a number joined to a name ("G-7", "F-16",
     "COVID-19") is part of the name. With `count` (for "how many"), a number that may count things:
     not a year ("by 2030"), nor, unless `time` ("How many years …?"), a time gone by ("two years
@@ -803,7 +805,8 @@ def _says_a_number(
         return m.group(0).lower() != "one" or not re.search(r"\b(?:no|any|some|every)\s*$", before, re.IGNORECASE)
 
     return any(counts(m) for m in TYPE_PATTERNS["number"].finditer(sentence[a:z])) or bool(
-        re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE))
+        re.search(r"\b(?:twice|thrice|double|triple|treble|few|dozens)\b", sentence[a:z], re.IGNORECASE)
+        or _FRACTION.search(sentence[a:z]))
 
 
 def _in_an_age(sentence: str, a: int, z: int) -> bool:
