@@ -815,3 +815,47 @@ def test_by_how_much_is_answered_by_a_share_in_words(assistant):
                               "By how much have sales fallen?")
     assert answer.short_answer is not None and answer.short_answer.text == "a third"
     _verbatim(answer, assistant)
+
+
+_VALRAIL = "The state operator said only 40 of its usual 1,200 daily services were running on Tuesday."
+
+
+@pytest.mark.parametrize(
+    ("question", "part"),
+    [("How many services were running?", "40"),
+     ("How many daily services does the operator usually run?", None)],  # the whole, said with "usual"
+)
+def test_a_part_of_a_whole_with_a_word_before_the_whole(question, part):
+    from rag.answering.keyfacts import part_of_whole
+
+    assert _text_at(_VALRAIL, part_of_whole(question, _VALRAIL, *_span_of(_VALRAIL, "1,200"))) == part
+
+
+@pytest.mark.parametrize(
+    ("sentence", "span", "short"),
+    [("Inflation was 6.8 percent last year.", "6.8", "6.8 percent"),
+     ("Inflation was 6.8% last year.", "6.8", "6.8%"),
+     ("Inflation was 6.8 per cent last year.", "6.8", "6.8 per cent"),
+     ("Inflation was 6.8 last year and 5 percent the year before.", "6.8", "6.8")],
+)
+def test_a_share_keeps_its_percent(assistant, sentence, span, short):
+    answer = _ask_with_reader(assistant, sentence, span, "What was inflation last year?")
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    _verbatim(answer, assistant)
+
+
+def test_by_how_much_does_not_ask_for_money():
+    from rag.answering.extractive import _must_say
+
+    sentence = "The company had already raised wages by 9 percent over the past three years."
+    assert _must_say("By how much has the company raised wages?") is None
+    assert not _must_say("How much did the company raise?")(sentence)  # money is asked
+
+
+def test_an_amount_in_crowns_is_money(assistant):
+    from rag.answering.extractive import _says_a_count, _says_money
+
+    sentence = "Each day of the strike cost the operator about 14 million crowns."
+    assert _says_money(sentence) and not _says_a_count(sentence)
+    answer = _ask_with_reader(assistant, sentence, "14 million crowns", "How much does the strike cost each day?")
+    assert answer.short_answer is not None and answer.short_answer.text == "14 million crowns"

@@ -133,11 +133,12 @@ _HOW_MANY_TIMES = re.compile(rf"\bhow\s+many\s+(?:{_TIME_UNITS})\b", re.IGNORECA
 _ELAPSED = re.compile(rf"\s+(?:{_TIME_UNITS})\s+(?:ago|earlier|later|before|after)\b", re.IGNORECASE)
 # An age: "a six-year-old girl" says how old she is, not how long anything lasted nor how many girls.
 _AGE = re.compile(rf"[\w.,]+-(?:{_TIME_UNITS})-old\b", re.IGNORECASE)
+_PERCENT_AFTER = re.compile(r"\s?(?:%|percent\b|per\s?cent\b)", re.IGNORECASE)
 # A share said in words: "sales had fallen by a third", "two thirds of the members", "half".
 _FRACTION = re.compile(r"\b(?:(?:a|one|two|three|four|nine)\s+(?:third|quarter|fifth|tenth)s?|half)\b", re.IGNORECASE)
 _HOW_LONG = re.compile(r"\bhow\s+long\b", re.IGNORECASE)
-_ASKS_MONEY = re.compile(
-    r"\bhow\s+much\b(?:\s+[\w'’-]+){0,10}?\s+(?:cost|costs|costed|pay|paid|spend|spent|charge|charged|earn|earned|"
+_ASKS_MONEY = re.compile(  # not "By how much has Valrail raised wages?", which asks for a change
+    r"(?<!\bby\s)\bhow\s+much\b(?:\s+[\w'’-]+){0,10}?\s+(?:cost|costs|costed|pay|paid|spend|spent|charge|charged|earn|earned|"
     r"raise|raised|sell|sold|buy|bought|worth|fund|funded|owe|owed)\b"
     r"|\bhow\s+much\s+(?:money|funding|cash)\b",
     re.IGNORECASE,
@@ -152,7 +153,9 @@ _BEFORE_A_YEAR = re.compile(r"\b(?:in|by|since|until|till|before|after|from|of|t
 _SAID_BY_AN_AMOUNT = frozenset(terms("cost costs worth price money cash"))
 # An amount of money: a currency sign or a currency's name.
 _CURRENCIES = (r"dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|francs?|rupees?|roubles?|rubles?|"
-               r"pesos?|krona|kronor|shillings?|cents?|pence|guineas?|USD|EUR|GBP")
+               r"pesos?|krona|kronor|kroner|krone|crowns?|koruna|zlotys?|forints?|lira|lire|dinars?|dirhams?|"
+               r"riyals?|rials?|shekels?|baht|ringgit|rupiah|hryvnias?|naira|shillings?|cents?|pence|guineas?|"
+               r"USD|EUR|GBP")
 _MONEY = re.compile(rf"[$€£¥₹]|\b(?:{_CURRENCIES})\b", re.IGNORECASE)
 # A number that is an amount of money: a currency's sign before it ("$9 million"), its name after it
 # ("9 million euros"). "How many hotels …?" is not answered by "$9 million".
@@ -552,7 +555,10 @@ class ExtractiveAnswerer:
         at = primary.sentence.start
         if picked:
             reading, probability = picked
-            short = (primary.article_id, at + reading.start, at + reading.end, probability)
+            end = reading.end
+            if (percent := _PERCENT_AFTER.match(primary_text, end)) and primary_text[end - 1 : end].isdigit():
+                end = percent.end()  # "6.8 percent", not "6.8": SQuAD's gold keeps the sign 31 times to 1
+            short = (primary.article_id, at + reading.start, at + end, probability)
         if picked and wh in ("what", "which", "who") and (
             whole := whole_phrase(search, primary_text, picked[0].start, picked[0].end)
         ) is not None:

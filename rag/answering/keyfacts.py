@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from rag.answering.countries import countries_in
-from rag.answering.language import ROLE_NOUNS
+from rag.answering.language import ROLE_NOUNS, QuestionWords
 from rag.answering.parsing import parse
 from rag.text import STOPWORDS, fold, numbers, prefix, stem, terms
 
@@ -282,7 +282,8 @@ def counts_another_thing(question: str, sentence: str, start: int, end: int) -> 
 # "two of the four floodgates": the part ("two"), then the whole it is taken from ("four"). "One of
 # the 11 megaregions" names one thing, and the count is the whole.
 _PARTITIVE = re.compile(
-    rf"\b(?!one\b)({_COUNT})\s+of\s+(?:(?:the|its|their|his|her|our|these|those)\s+)?(?:[\w-]+['’]s?\s+)?$",
+    rf"\b(?!one\b)({_COUNT})\s+of\s+(?:(?:the|its|their|his|her|our|these|those)\s+)?(?:[\w-]+['’]s?\s+)?"
+    rf"(?:([a-z]+)\s+)?$",  # "40 of its usual 1,200 daily services"
     re.IGNORECASE,
 )
 # "How many lines does the network have?", "How many are there?": the whole is asked, not a part.
@@ -304,7 +305,9 @@ def part_of_whole(question: str, sentence: str, start: int, end: int) -> tuple[i
         return None
     at = max(0, start - 60)
     m = _PARTITIVE.search(sentence[at:start])
-    return (at + m.start(1), at + m.end(1)) if m else None
+    if m is None or (m.group(2) and QuestionWords(question).says(m.group(2))):
+        return None  # "How many services does it usually run?" of "40 of its usual 1,200 services": the whole
+    return at + m.start(1), at + m.end(1)
 
 
 # A number and the next three words, none a break ("two field hospitals", "400 soldiers", "a
