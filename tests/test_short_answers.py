@@ -612,6 +612,12 @@ def test_how_many_of_a_part_is_answered_with_the_part_not_the_whole(assistant):
         ("Who is the mayor?", "The mayor was elected in 2019.", False),
         ("Who did the mayor meet?", "The mayor was met at the airport.", False),
         ("Who was elected mayor?", "Ann Lee was elected mayor in 2019.", False),
+        # Said only as not done, unless the question asks who did not.
+        ("Who will pay for the strike?", "Brandt said that workers could no longer pay their bills.", True),
+        ("Who commented on the ruling?", "Reid did not comment on the ruling.", True),
+        ("Who never paid?", "Reid never paid the fine.", False),
+        ("Who did not comment on the ruling?", "Reid did not comment on the ruling.", False),
+        ("Who commented on the ruling?", "Reid did not comment, but Berg commented at length.", False),
     ],
 )
 def test_names_no_doer_of_a_passive_without_by(question, sentence, unnamed):
@@ -859,3 +865,10 @@ def test_an_amount_in_crowns_is_money(assistant):
     assert _says_money(sentence) and not _says_a_count(sentence)
     answer = _ask_with_reader(assistant, sentence, "14 million crowns", "How much does the strike cost each day?")
     assert answer.short_answer is not None and answer.short_answer.text == "14 million crowns"
+
+
+def test_who_did_it_is_refused_where_the_sentence_says_it_was_not_done(assistant):
+    said = "The union's leader, Tomas Brandt, told a rally that workers could no longer pay their bills."
+    assert _ask_with_reader(assistant, said, "workers", "Who will pay for the strike?").refused
+    answer = assistant.ask("Who told a rally that workers could no longer pay their bills?")
+    assert not answer.refused

@@ -18,6 +18,7 @@ from rag.answering.phrases import before_comma
 from rag.text import prefix
 
 # "Who founded …?", "Who wrote …?": not "Who is …?", which asks for a person, not a doer.
+_NEGATED = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
 _WHO_DID = re.compile(r"^\W*who\s+(?!(?:is|was|are|were|be|been|'s)\b)\w", re.IGNORECASE)
 
 
@@ -37,14 +38,16 @@ def _asked_verb(question: str) -> str | None:
 
 def names_no_doer(question: str, sentence: str) -> bool:
     """Whether "who <verb> …?" asks for the doer of a verb that `sentence` says only in the passive
-    with no doer ("was founded in 2012", not "was founded by Ann Lee" nor "Ann Lee founded it").
+    with no doer ("was founded in 2012", not "was founded by Ann Lee" nor "Ann Lee founded it"), or
+    only as not done ("workers could no longer pay their bills" for "Who will pay for the strike?").
     False where the question asks otherwise or the sentence does not say the verb: that is for the
     other rules to judge."""
     want = _asked_verb(question)
     if want is None:
         return False
     said = [t for t in parse(sentence) if t.pos_ in ("VERB", "AUX") and verb_stem(t.text) == want]
-    return bool(said) and all(_passive(t) and not _by_after(t) for t in said)
+    denies = not _NEGATED.search(question)  # "Who did not comment?" is answered by "Reid did not comment"
+    return bool(said) and all((_passive(t) and not _by_after(t)) or (denies and _denied(t)) for t in said)
 
 
 def doer_in(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
@@ -104,6 +107,12 @@ def only_reports(question: str, sentence: str, start: int, end: int) -> bool:
     doc = parse(sentence)
     return _speaker(doc, start, end) is not None and not any(
         prefix(verb_stem(t.text)) == prefix(want) for t in doc if t.is_alpha)
+
+
+def _denied(verb) -> bool:
+    """"did not comment", "could no longer pay", "never paid"."""
+    return any(c.dep_ == "neg" or c.lower_ in ("never", "no") or (c.dep_ == "advmod" and c.lower_ == "longer")
+               for c in verb.children)
 
 
 def _speaker(doc, start: int, end: int):

@@ -446,7 +446,9 @@ class ExtractiveAnswerer:
         if (says is not None and not says(sentence)) or gives_to_other_countries(question, sentence):
             verdict.primary = None  # (or a list of other countries' facts: lists.gives_to_other_countries)
         elif names_no_doer(question, sentence):
-            verdict.primary = None  # "Who founded Nordcell?" of "Nordcell was founded in 2012 and …"
+            # "Who founded Nordcell?" of "Nordcell was founded in 2012 and …"; "Who will pay for the
+            # strike?" of "workers could no longer pay their bills"
+            verdict.primary = None
         elif (reading := next((r for c, r, _ in verdict.read if c is verdict.primary), None)) is not None and (
                 reading.end > reading.start and only_reports(question, sentence, reading.start, reading.end)):
             verdict.primary = None  # "Who will pay for the repairs?" of "Paul Everett said the building needed repairs"
