@@ -18,8 +18,9 @@ from rag.answering.phrases import before_comma
 from rag.text import prefix
 
 # "Who founded …?", "Who wrote …?": not "Who is …?", which asks for a person, not a doer.
-_NEGATED = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
 _WHO_DID = re.compile(r"^\W*who\s+(?!(?:is|was|are|were|be|been|'s)\b)\w", re.IGNORECASE)
+# A question that asks who did not do something ("Who did not comment?").
+_NEGATED = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
 
 
 def _asked_verb(question: str) -> str | None:
