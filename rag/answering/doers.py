@@ -92,7 +92,7 @@ def reported_doer(question: str, sentence: str, start: int, end: int) -> tuple[i
         return None  # "Paul Everett, who led the project, said …" for "Who led the project?": the speaker
     # What is reported must say the question's verb in some form ("Rescue teams" for "rescued"):
     # "the building needed repairs" does not say who will pay for them.
-    if not any(prefix(verb_stem(t.text)) == prefix(want) for t in reported.subtree if t.is_alpha):
+    if not _in_some_form(reported.subtree, want):
         return None
     return _subject_phrase(reported)
 
@@ -106,8 +106,13 @@ def only_reports(question: str, sentence: str, start: int, end: int) -> bool:
     if want is None or want in SAYING:
         return False
     doc = parse(sentence)
-    return _speaker(doc, start, end) is not None and not any(
-        prefix(verb_stem(t.text)) == prefix(want) for t in doc if t.is_alpha)
+    return _speaker(doc, start, end) is not None and not _in_some_form(doc, want)
+
+
+def _in_some_form(tokens, want: str) -> bool:
+    """Whether any of the tokens says the verb `want` (a `verb_stem`) in some form, as any part of
+    speech ("Rescue teams" says "rescued")."""
+    return any(prefix(verb_stem(t.text)) == prefix(want) for t in tokens if t.is_alpha)
 
 
 def _denied(verb) -> bool:
